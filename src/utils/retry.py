@@ -1,0 +1,487 @@
+"""Retry policies for calls that fail for a while and then work again.
+
+Three ready-made policies, each usable bare (``@ai_retry``) or with overrides
+(``@ai_retry(attempts=5)``), on sync and async functions alike:
+
+* :data:`ai_retry` — calls to the Anthropic API: 3 attempts, waits of 4 to 10 s.
+* :data:`network_retry` — plain HTTP or socket calls: 3 attempts, waits of 1 to 10 s.
+* :data:`file_retry` — file system operations: 5 attempts, waits of 1 to 5 s.
+
+Backoff. The wait after failed attempt *n* (1-based) is drawn uniformly from
+``[lo_n, hi_n]`` where ``hi_n = min(wait_max, wait_min * 2**n)`` and
+``lo_n = max(wait_min, hi_n / 2)``. The window doubles with each failure until it
+reaches ``wait_max``, and because ``lo_n < hi_n`` whenever ``wait_min < wait_max``
+every wait is random, the capped ones included. (Tenacity's own strategies clamp:
+``wait_random_exponential(min=4, max=10)`` draws from ``[4, 4]`` on the first retry
+and ``wait_exponential`` adds no jitter at all.)
+
+Retry-After. When the failure carries a server's ``retry-after-ms`` or
+``retry-after``, the wait is never shorter than that; if the server asks for more
+than ``wait_max``, the policy gives up at once instead of blocking.
+
+Giving up. After the last attempt, or at once for a permanent error, the original
+exception propagates (never tenacity's ``RetryError``). ``fn.retry.statistics``
+reports the attempt count of the last call in this thread.
+
+Tests. :func:`set_testing` turns every sleep into a no-op, as a call or a context
+manager. Instrumentation: every retry produces a frozen :class:`RetryDetails`
+passed to the hooks set with :func:`set_on_retry_hooks`; the default hook logs it
+at WARNING.
+
+Importing this module has no side effects: it does not import ``anthropic``,
+configure logging, touch the network or read the environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import inspect
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from types import MappingProxyType, TracebackType
+from typing import Any, ParamSpec, TypeVar, cast, overload
+
+import tenacity as _tenacity
+
+from src.utils.transient import (
+    is_transient_ai_error,
+    is_transient_file_error,
+    is_transient_network_error,
+    retry_after_of,
+)
+
+__all__ = [
+    "RetryDetails",
+    "RetryHook",
+    "RetryPolicy",
+    "ai_retry",
+    "file_retry",
+    "get_on_retry_hooks",
+    "is_testing",
+    "network_retry",
+    "set_on_retry_hooks",
+    "set_testing",
+]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+logger = logging.getLogger(__name__)
+
+
+# --- instrumentation -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryDetails:
+    """What one retry is about to do: passed to every hook before the policy sleeps."""
+
+    policy: str
+    function: str
+    attempt: int
+    """The attempt that just failed (1-based)."""
+    max_attempts: int
+    exception: BaseException
+    wait: float
+    """Seconds the policy will sleep before the next attempt."""
+    retry_after: float | None
+    """What the server asked for, when it did."""
+
+
+RetryHook = Callable[[RetryDetails], None]
+
+
+def _log_retry(details: RetryDetails) -> None:
+    logger.warning(
+        "Retrying %s (policy %s): attempt %d/%d failed with %s: %s; sleeping %.2fs",
+        details.function,
+        details.policy,
+        details.attempt,
+        details.max_attempts,
+        type(details.exception).__name__,
+        _safe_str(details.exception),
+        details.wait,
+        extra={
+            "retry_policy": details.policy,
+            "retry_function": details.function,
+            "retry_attempt": details.attempt,
+            "retry_wait": details.wait,
+        },
+    )
+
+
+_hooks: tuple[RetryHook, ...] = (_log_retry,)
+
+
+def set_on_retry_hooks(hooks: Iterable[RetryHook] | None) -> None:
+    """Replace the hooks called before every retry sleep. ``None`` restores the logging default.
+
+    Use it to feed retries into metrics or tracing. A hook that raises is logged
+    and ignored: instrumentation never changes what a call does.
+    """
+    global _hooks
+    _hooks = (_log_retry,) if hooks is None else tuple(hooks)
+
+
+def get_on_retry_hooks() -> tuple[RetryHook, ...]:
+    """The hooks currently called before every retry sleep."""
+    return _hooks
+
+
+# --- testing switch --------------------------------------------------------------------------
+
+
+class _TestingSwitch:
+    """Returned by :func:`set_testing`; as a context manager it restores the previous state."""
+
+    def __init__(self, previous: bool) -> None:
+        self._previous = previous
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        global _testing
+        _testing = self._previous
+
+
+_testing = False
+
+
+def set_testing(testing: bool = True) -> _TestingSwitch:
+    """Make every policy skip its sleeps (``True``) or sleep for real again (``False``).
+
+    Attempts, waits, hooks and statistics are unchanged, so tests still see what
+    the policy *would* have waited; only the sleeping is skipped. Use it in tests
+    and simulations::
+
+        with set_testing():
+            flaky_call()
+    """
+    global _testing
+    previous = _testing
+    _testing = testing
+    return _TestingSwitch(previous)
+
+
+def is_testing() -> bool:
+    """Whether :func:`set_testing` is on."""
+    return _testing
+
+
+def _sleep(seconds: float) -> None:
+    if not _testing and seconds > 0:
+        time.sleep(seconds)
+
+
+async def _async_sleep(seconds: float) -> None:
+    if not _testing and seconds > 0:
+        await asyncio.sleep(seconds)
+
+
+# --- the tenacity pieces (private) -----------------------------------------------------------
+
+
+class _JitteredBackoff(_tenacity.wait.wait_base):
+    """Exponential windows that always keep their jitter, floored by Retry-After."""
+
+    def __init__(self, policy: RetryPolicy, rng: random.Random | None) -> None:
+        self._policy = policy
+        self._uniform = (rng or random).uniform
+
+    def __call__(self, retry_state: _tenacity.RetryCallState) -> float:
+        lo, hi = self._policy.wait_bounds(retry_state.attempt_number)
+        outcome = retry_state.outcome
+        exc = outcome.exception() if outcome is not None else None
+        asked = retry_after_of(exc) if exc is not None else None
+        if asked is None:
+            return self._uniform(lo, hi)
+        if asked > self._policy.wait_max:
+            return asked  # _StopPolicy sees this and gives up rather than block.
+        floor = max(lo, asked)
+        return self._uniform(floor, max(hi, min(self._policy.wait_max, asked + (hi - lo))))
+
+
+class _StopPolicy(_tenacity.stop.stop_base):
+    def __init__(self, policy: RetryPolicy) -> None:
+        self._policy = policy
+
+    def __call__(self, retry_state: _tenacity.RetryCallState) -> bool:
+        return (
+            retry_state.attempt_number >= self._policy.attempts
+            or retry_state.upcoming_sleep > self._policy.wait_max
+        )
+
+
+def _make_before_sleep(
+    policy: RetryPolicy, extra_hook: RetryHook | None
+) -> Callable[[_tenacity.RetryCallState], None]:
+    def before_sleep(retry_state: _tenacity.RetryCallState) -> None:
+        outcome = retry_state.outcome
+        if outcome is None or not outcome.failed:  # pragma: no cover - retry_if only retries failures
+            return
+        exc = cast(BaseException, outcome.exception())
+        details = RetryDetails(
+            policy=policy.name,
+            function=_function_name(retry_state),
+            attempt=retry_state.attempt_number,
+            max_attempts=policy.attempts,
+            exception=exc,
+            wait=retry_state.upcoming_sleep,
+            retry_after=retry_after_of(exc),
+        )
+        for hook in (*_hooks, *((extra_hook,) if extra_hook else ())):
+            try:
+                hook(details)
+            except Exception:
+                logger.exception("retry hook %r failed", hook)
+
+    return before_sleep
+
+
+def _function_name(retry_state: _tenacity.RetryCallState) -> str:
+    fn = retry_state.fn
+    original = getattr(fn, "__wrapped_original__", fn)
+    return getattr(original, "__qualname__", None) or repr(original)
+
+
+def _safe_str(exc: BaseException) -> str:
+    try:
+        return str(exc)[:500]
+    except Exception:
+        return f"<unprintable {type(exc).__name__}>"
+
+
+_FIRST_TRY_STATS: dict[str, Any] = cast(
+    dict[str, Any],
+    MappingProxyType({"attempt_number": 1, "idle_for": 0.0, "delay_since_first_attempt": 0.0}),
+)
+
+
+# --- the policy ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """A retry policy: how many attempts, how long to wait, and which failures to retry.
+
+    Call it on a function (``@policy``) to decorate it, or with keyword overrides
+    (``@policy(attempts=5)``) to get a tuned copy. Use :meth:`call` to run a
+    callable once under the policy with your own clock, as the simulator does.
+    """
+
+    name: str
+    attempts: int
+    wait_min: float
+    wait_max: float
+    retry_if: Callable[[BaseException], bool]
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ValueError(f"attempts must be an integer >= 1, got {self.attempts!r}")
+        if not 0 < self.wait_min < self.wait_max < float("inf"):
+            raise ValueError(
+                f"need 0 < wait_min < wait_max for jittered waits, got {self.wait_min!r}, {self.wait_max!r}"
+            )
+
+    def wait_bounds(self, attempt: int) -> tuple[float, float]:
+        """The ``(low, high)`` window the wait after failed attempt ``attempt`` is drawn from."""
+        hi = min(self.wait_max, self.wait_min * 2.0 ** min(max(attempt, 1), 64))
+        return max(self.wait_min, hi / 2.0), hi
+
+    def is_retryable(self, exc: BaseException) -> bool:
+        """Whether this policy would retry after ``exc`` (ignoring attempts left and Retry-After)."""
+        return self.retry_if(exc)
+
+    def replace(self, **changes: Any) -> RetryPolicy:
+        """A copy with some fields changed, e.g. ``ai_retry.replace(attempts=5)``."""
+        return dataclasses.replace(self, **changes)
+
+    @overload
+    def __call__(self, fn: Callable[P, T], /) -> Callable[P, T]: ...
+
+    @overload
+    def __call__(
+        self,
+        fn: None = None,
+        /,
+        *,
+        attempts: int = ...,
+        wait_min: float = ...,
+        wait_max: float = ...,
+        retry_if: Callable[[BaseException], bool] = ...,
+    ) -> RetryPolicy: ...
+
+    def __call__(self, fn: Callable[P, T] | None = None, /, **changes: Any) -> Callable[P, T] | RetryPolicy:
+        if fn is None:
+            return self.replace(**changes)
+        if changes:  # pragma: no cover - the overloads forbid it
+            raise TypeError("pass either a function or keyword overrides, not both")
+        return _decorate(self, fn)
+
+    def call(
+        self,
+        fn: Callable[[], T],
+        *,
+        sleep: Callable[[float], None] | None = None,
+        rng: random.Random | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> T:
+        """Run ``fn()`` under this policy once, with an injectable clock and random source.
+
+        ``sleep`` replaces the real sleep (a virtual clock's ``advance``, say),
+        ``rng`` makes the jitter reproducible and ``on_retry`` sees every retry
+        besides the global hooks. Returns what ``fn`` returns, or raises its last
+        exception, exactly as the decorated function would.
+        """
+        retrying = self._retrying(sleep=sleep or _sleep, rng=rng, on_retry=on_retry)
+        return retrying(fn)
+
+    def _retrying(
+        self,
+        *,
+        sleep: Callable[[float], Any],
+        rng: random.Random | None = None,
+        on_retry: RetryHook | None = None,
+        asynchronous: bool = False,
+    ) -> _tenacity.BaseRetrying:
+        kwargs: dict[str, Any] = {
+            "sleep": sleep,
+            "stop": _StopPolicy(self),
+            "wait": _JitteredBackoff(self, rng),
+            "retry": _tenacity.retry_if_exception(self.retry_if),
+            "before_sleep": _make_before_sleep(self, on_retry),
+            "reraise": True,
+            "name": self.name,
+        }
+        if asynchronous:
+            return _tenacity.AsyncRetrying(**kwargs)
+        return _tenacity.Retrying(**kwargs)
+
+
+def _decorate(policy: RetryPolicy, fn: Callable[P, T]) -> Callable[P, T]:
+    """Wrap ``fn`` so that its first attempt runs without tenacity's bookkeeping.
+
+    A successful first call costs one ``try`` and a thread-local store; only a
+    failure enters tenacity, which replays that first failure as attempt 1 and
+    takes over from there (waits, stop, hooks and statistics unchanged).
+    """
+    if inspect.iscoroutinefunction(fn):
+        return cast(Callable[P, T], _decorate_async(policy, cast(Callable[..., Awaitable[Any]], fn)))
+
+    base = policy._retrying(sleep=_sleep)
+    local = base._local
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            result = fn(*args, **kwargs)
+        except Exception as first:
+            return _run_after_first_failure(base, fn, first, args, kwargs)
+        local.statistics = _FIRST_TRY_STATS
+        return result
+
+    wrapper.retry = base  # type: ignore[attr-defined]
+    wrapper.__wrapped_original__ = fn  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _run_after_first_failure(
+    base: _tenacity.BaseRetrying,
+    fn: Callable[..., T],
+    first: Exception,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> T:
+    retrying = cast(_tenacity.Retrying, base.copy())
+    stats: dict[str, Any] = {}
+    retrying._local.statistics = stats
+    base._local.statistics = stats
+    replay = _Replay(fn, first)
+    return cast(T, retrying(replay, *args, **kwargs))
+
+
+class _Replay:
+    """Raise the already-seen first failure once, then call the real function."""
+
+    __slots__ = ("__wrapped_original__", "_first", "_fn")
+
+    def __init__(self, fn: Callable[..., Any], first: BaseException) -> None:
+        self._fn = fn
+        self._first: BaseException | None = first
+        self.__wrapped_original__ = fn
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        first, self._first = self._first, None
+        if first is not None:
+            raise first
+        return self._fn(*args, **kwargs)
+
+
+class _AsyncReplay(_Replay):
+    __slots__ = ()
+
+    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        first, self._first = self._first, None
+        if first is not None:
+            raise first
+        return await self._fn(*args, **kwargs)
+
+
+def _decorate_async(policy: RetryPolicy, fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
+    base = policy._retrying(sleep=_async_sleep, asynchronous=True)
+    local = base._local
+
+    @functools.wraps(fn)
+    async def wrapper(*args: Any, **kwargs: Any) -> T:
+        try:
+            result = await fn(*args, **kwargs)
+        except Exception as first:
+            retrying = cast(_tenacity.AsyncRetrying, base.copy())
+            stats: dict[str, Any] = {}
+            retrying._local.statistics = stats
+            local.statistics = stats
+            return cast(T, await retrying(_AsyncReplay(fn, first), *args, **kwargs))
+        local.statistics = _FIRST_TRY_STATS
+        return result
+
+    wrapper.retry = base  # type: ignore[attr-defined]
+    wrapper.__wrapped_original__ = fn  # type: ignore[attr-defined]
+    return wrapper
+
+
+# --- the three policies ----------------------------------------------------------------------
+
+ai_retry = RetryPolicy(name="ai", attempts=3, wait_min=4.0, wait_max=10.0, retry_if=is_transient_ai_error)
+"""Use for calls to the Anthropic API (SDK created with ``max_retries=0``).
+
+3 attempts; waits drawn from [4, 8] then [5, 10] seconds. Retries timeouts,
+connection errors, the SDK's ``APIConnectionError``, 408, 409, 429 and every 5xx
+including 529; never 400, 401, 403, 404, 413, 422 or another client error. Gives
+up at once when the server's Retry-After exceeds 10 s.
+"""
+
+network_retry = RetryPolicy(
+    name="network", attempts=3, wait_min=1.0, wait_max=10.0, retry_if=is_transient_network_error
+)
+"""Use for plain HTTP and socket calls (urllib, httpx, httpx2, requests).
+
+3 attempts; waits drawn from [1, 2] then [2, 4] seconds. Retries
+``ConnectionError``, ``TimeoutError``, transport failures and HTTP 408, 429 and
+5xx; never another 4xx.
+"""
+
+file_retry = RetryPolicy(name="file", attempts=5, wait_min=1.0, wait_max=5.0, retry_if=is_transient_file_error)
+"""Use for file operations that can fail for a moment (locks, permissions being fixed, NFS).
+
+5 attempts; waits drawn from [1, 2], [2, 4], [2.5, 5], [2.5, 5] seconds.
+Retries ``OSError`` except ``FileNotFoundError``, ``FileExistsError``,
+``IsADirectoryError`` and ``NotADirectoryError``.
+"""
