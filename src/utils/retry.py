@@ -39,15 +39,18 @@ import dataclasses
 import functools
 import inspect
 import logging
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
 from typing import Any, ParamSpec, TypeVar, cast, overload
 
 import tenacity as _tenacity
 
+from src.utils.breaker import CircuitBreaker
+from src.utils.budget import RetryBudget
 from src.utils.transient import (
     is_transient_ai_error,
     is_transient_file_error,
@@ -228,6 +231,7 @@ def _make_before_sleep(
         if outcome is None or not outcome.failed:  # pragma: no cover - retry_if only retries failures
             return
         exc = cast(BaseException, outcome.exception())
+        _check_retry_allowed(policy, exc)
         details = RetryDetails(
             policy=policy.name,
             function=_function_name(retry_state),
@@ -259,6 +263,42 @@ def _safe_str(exc: BaseException) -> str:
         return f"<unprintable {type(exc).__name__}>"
 
 
+def _check_retry_allowed(policy: RetryPolicy, exc: BaseException) -> None:
+    """Fail fast instead of sleeping when the breaker is open or the budget is spent."""
+    breaker, budget = policy.breaker, policy.budget
+    if breaker is not None and not breaker.allow():
+        raise _denied(policy, f"the circuit for {policy.name} calls is open", breaker.retry_after()) from exc
+    if budget is not None and not budget.try_spend():
+        raise _denied(policy, f"the retry budget for {policy.name} calls is spent", policy.wait_min) from exc
+
+
+def _check_call_allowed(policy: RetryPolicy) -> None:
+    breaker = policy.breaker
+    if breaker is not None and not breaker.allow():
+        raise _denied(policy, f"the circuit for {policy.name} calls is open", breaker.retry_after())
+
+
+def _denied(policy: RetryPolicy, why: str, retry_after: float) -> Exception:
+    from src.api.errors import AIServiceError
+
+    return AIServiceError(
+        f"Service temporarily unavailable: {why}; try again later",
+        status_code=503,
+        retry_after=float(math.ceil(max(retry_after, 1.0))),
+    )
+
+
+def _record(policy: RetryPolicy, exc: BaseException | None) -> None:
+    """Tell the budget and breaker how an attempt went (permanent errors count for neither)."""
+    if exc is None:
+        if policy.budget is not None:
+            policy.budget.record_success()
+        if policy.breaker is not None:
+            policy.breaker.record_success()
+    elif policy.breaker is not None and policy.retry_if(exc):
+        policy.breaker.record_failure()
+
+
 _FIRST_TRY_STATS: dict[str, Any] = cast(
     dict[str, Any],
     MappingProxyType({"attempt_number": 1, "idle_for": 0.0, "delay_since_first_attempt": 0.0}),
@@ -282,6 +322,10 @@ class RetryPolicy:
     wait_min: float
     wait_max: float
     retry_if: Callable[[BaseException], bool]
+    budget: RetryBudget | None = field(default=None, compare=False)
+    """Shared by every call of this policy (and its tuned copies): caps retries when failures dominate."""
+    breaker: CircuitBreaker | None = field(default=None, compare=False)
+    """Shared likewise: refuses calls at once while the upstream keeps failing."""
 
     def __post_init__(self) -> None:
         if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
@@ -301,8 +345,28 @@ class RetryPolicy:
         return self.retry_if(exc)
 
     def replace(self, **changes: Any) -> RetryPolicy:
-        """A copy with some fields changed, e.g. ``ai_retry.replace(attempts=5)``."""
+        """A copy with some fields changed, e.g. ``ai_retry.replace(attempts=5)``.
+
+        The copy shares this policy's budget and breaker unless you pass new ones.
+        """
         return dataclasses.replace(self, **changes)
+
+    def with_fresh_state(self, clock: Callable[[], float] | None = None) -> RetryPolicy:
+        """A copy with its own new budget and breaker (same settings), the breaker on ``clock``.
+
+        Use it for simulations and tests that must not share state with the process-wide policy.
+        """
+        return self.replace(
+            budget=self.budget.fresh() if self.budget else None,
+            breaker=self.breaker.fresh(clock) if self.breaker else None,
+        )
+
+    def reset(self) -> None:
+        """Refill the budget and close the breaker (tests, or after an incident)."""
+        if self.budget is not None:
+            self.budget.reset()
+        if self.breaker is not None:
+            self.breaker.reset()
 
     @overload
     def __call__(self, fn: Callable[P, T], /) -> Callable[P, T]: ...
@@ -342,7 +406,8 @@ class RetryPolicy:
         exception, exactly as the decorated function would.
         """
         retrying = self._retrying(sleep=sleep or _sleep, rng=rng, on_retry=on_retry)
-        return retrying(fn)
+        _check_call_allowed(self)
+        return cast(T, retrying(_Attempts(self, fn, None)))
 
     def _retrying(
         self,
@@ -378,13 +443,20 @@ def _decorate(policy: RetryPolicy, fn: Callable[P, T]) -> Callable[P, T]:
 
     base = policy._retrying(sleep=_sleep)
     local = base._local
+    guarded = policy.budget is not None or policy.breaker is not None
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        if guarded:
+            _check_call_allowed(policy)
         try:
             result = fn(*args, **kwargs)
         except Exception as first:
-            return _run_after_first_failure(base, fn, first, args, kwargs)
+            if guarded:
+                _record(policy, first)
+            return _run_after_first_failure(policy, base, fn, first, args, kwargs)
+        if guarded:
+            _record(policy, None)
         local.statistics = _FIRST_TRY_STATS
         return result
 
@@ -394,6 +466,7 @@ def _decorate(policy: RetryPolicy, fn: Callable[P, T]) -> Callable[P, T]:
 
 
 def _run_after_first_failure(
+    policy: RetryPolicy,
     base: _tenacity.BaseRetrying,
     fn: Callable[..., T],
     first: Exception,
@@ -404,51 +477,71 @@ def _run_after_first_failure(
     stats: dict[str, Any] = {}
     retrying._local.statistics = stats
     base._local.statistics = stats
-    replay = _Replay(fn, first)
-    return cast(T, retrying(replay, *args, **kwargs))
+    return cast(T, retrying(_Attempts(policy, fn, first), *args, **kwargs))
 
 
-class _Replay:
-    """Raise the already-seen first failure once, then call the real function."""
+class _Attempts:
+    """What tenacity calls for each attempt: replays an already-seen first failure once,
+    then calls the real function, reporting each outcome to the policy's budget and breaker."""
 
-    __slots__ = ("__wrapped_original__", "_first", "_fn")
+    __slots__ = ("__wrapped_original__", "_first", "_fn", "_policy")
 
-    def __init__(self, fn: Callable[..., Any], first: BaseException) -> None:
+    def __init__(self, policy: RetryPolicy, fn: Callable[..., Any], first: BaseException | None) -> None:
+        self._policy = policy
         self._fn = fn
-        self._first: BaseException | None = first
+        self._first = first
         self.__wrapped_original__ = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         first, self._first = self._first, None
         if first is not None:
             raise first
-        return self._fn(*args, **kwargs)
+        try:
+            result = self._fn(*args, **kwargs)
+        except Exception as exc:
+            _record(self._policy, exc)
+            raise
+        _record(self._policy, None)
+        return result
 
 
-class _AsyncReplay(_Replay):
+class _AsyncAttempts(_Attempts):
     __slots__ = ()
 
     async def __call__(self, *args: Any, **kwargs: Any) -> Any:
         first, self._first = self._first, None
         if first is not None:
             raise first
-        return await self._fn(*args, **kwargs)
+        try:
+            result = await self._fn(*args, **kwargs)
+        except Exception as exc:
+            _record(self._policy, exc)
+            raise
+        _record(self._policy, None)
+        return result
 
 
 def _decorate_async(policy: RetryPolicy, fn: Callable[..., Awaitable[T]]) -> Callable[..., Awaitable[T]]:
     base = policy._retrying(sleep=_async_sleep, asynchronous=True)
     local = base._local
+    guarded = policy.budget is not None or policy.breaker is not None
 
     @functools.wraps(fn)
     async def wrapper(*args: Any, **kwargs: Any) -> T:
+        if guarded:
+            _check_call_allowed(policy)
         try:
             result = await fn(*args, **kwargs)
         except Exception as first:
+            if guarded:
+                _record(policy, first)
             retrying = cast(_tenacity.AsyncRetrying, base.copy())
             stats: dict[str, Any] = {}
             retrying._local.statistics = stats
             local.statistics = stats
-            return cast(T, await retrying(_AsyncReplay(fn, first), *args, **kwargs))
+            return cast(T, await retrying(_AsyncAttempts(policy, fn, first), *args, **kwargs))
+        if guarded:
+            _record(policy, None)
         local.statistics = _FIRST_TRY_STATS
         return result
 
