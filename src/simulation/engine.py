@@ -1,0 +1,224 @@
+"""Run calls through the real retry policies on a virtual clock and record what happened.
+
+Use :func:`run_scenario` to replay one scripted sequence of outcomes and get a
+timeline back, and :func:`simulate_call` when the outcome of each attempt is
+decided some other way (a random failure rate, or later an upstream shared by many
+clients): it takes an :data:`AttemptSource`.
+
+Nothing here computes a wait. Every call goes through ``RetryPolicy.call`` with
+the clock's ``advance`` as its sleep and a seeded ``random.Random`` as its jitter,
+so the waits, the stops and the Retry-After handling are the policy's own.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Literal
+
+from src.simulation.clock import VirtualClock
+from src.simulation.scenario import Scenario
+from src.utils.retry import RetryDetails, RetryHook, RetryPolicy, get_on_retry_hooks, set_on_retry_hooks
+from src.utils.transient import http_status_of, retry_after_of
+
+__all__ = [
+    "AttemptRecord",
+    "AttemptSource",
+    "CallTrace",
+    "Result",
+    "ScenarioRun",
+    "random_seed",
+    "run_scenario",
+    "silenced_retry_hooks",
+    "simulate_call",
+]
+
+AttemptSource = Callable[[int, float], BaseException | None]
+"""Decides one attempt: called with its number (1-based) and the virtual time, returns
+the exception the attempt raises, or ``None`` if it succeeds."""
+
+Result = Literal["success", "gave_up", "not_retried"]
+"""How a call ended: it succeeded, the policy gave up on a retryable failure, or the failure was permanent."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallTrace:
+    """One simulated call: how many attempts it took and how it ended."""
+
+    attempts: int
+    error: BaseException | None
+    """The exception the call finally raised, or ``None`` if it succeeded."""
+    started: float
+    ended: float
+
+    @property
+    def elapsed(self) -> float:
+        """Virtual seconds from the first attempt to the end: the total wait, since attempts take no time."""
+        return self.ended - self.started
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One attempt in a :class:`ScenarioRun`."""
+
+    attempt: int
+    start: float
+    """Virtual seconds since the call began."""
+    outcome: str
+    """The scenario's outcome, e.g. ``"ai-ratelimit@7"``."""
+    error: str | None
+    """What was raised, e.g. ``"429 RateLimitError"``; ``None`` for a success."""
+    retry_after: float | None
+    """The Retry-After the failure carried, as the policy reads it."""
+    wait: float | None
+    """The policy's wait before the next attempt; ``None`` after the last one."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioRun:
+    """A scenario replayed through one policy: every attempt and the verdict."""
+
+    policy: str
+    scenario: str
+    seed: int
+    max_attempts: int
+    wait_min: float
+    wait_max: float
+    attempts: tuple[AttemptRecord, ...]
+    result: Result
+    total_time: float
+    refused_retry_after: float | None
+    """Set when the policy gave up early because the server asked for more than ``wait_max``."""
+
+
+class _SourceFailed(Exception):
+    """The attempt source itself broke; carried through the policy (which retries no such thing) and unwrapped."""
+
+
+@contextmanager
+def silenced_retry_hooks() -> Iterator[None]:
+    """Switch off the global retry hooks (the WARNING log, metrics) for a simulation, then restore them.
+
+    Use it around simulated calls so that thousands of virtual retries neither
+    flood the log nor count as real ones.
+    """
+    previous = get_on_retry_hooks()
+    set_on_retry_hooks([])
+    try:
+        yield
+    finally:
+        set_on_retry_hooks(previous)
+
+
+def random_seed() -> int:
+    """A fresh seed for a run the user did not seed, short enough to retype (0 to 999,999)."""
+    return secrets.randbelow(1_000_000)
+
+
+def simulate_call(
+    policy: RetryPolicy,
+    source: AttemptSource,
+    *,
+    clock: VirtualClock,
+    rng: random.Random,
+    on_retry: RetryHook | None = None,
+) -> CallTrace:
+    """Run one call through ``policy``: ``source`` decides each attempt, ``clock`` takes the waits.
+
+    The global retry hooks still fire; wrap the run in :func:`silenced_retry_hooks`
+    to keep them quiet. An exception raised by ``source`` itself (not returned by
+    it) propagates unchanged rather than being mistaken for the call's failure.
+    """
+    started = clock.now
+    attempts = 0
+
+    def attempt() -> None:
+        nonlocal attempts
+        attempts += 1
+        try:
+            error = source(attempts, clock.now)
+        except Exception as bug:
+            raise _SourceFailed() from bug
+        if error is not None:
+            raise error
+
+    try:
+        policy.call(attempt, sleep=clock.advance, rng=rng, on_retry=on_retry)
+    except _SourceFailed as failed:
+        bug = failed.__cause__
+        assert bug is not None  # set by `raise ... from bug` above
+        raise bug from None
+    except Exception as error:
+        return CallTrace(attempts, error, started, clock.now)
+    return CallTrace(attempts, None, started, clock.now)
+
+
+def run_scenario(
+    policy: RetryPolicy, scenario: Scenario, *, seed: int, clock: VirtualClock | None = None
+) -> ScenarioRun:
+    """Replay ``scenario`` through ``policy`` with jitter from ``random.Random(seed)``.
+
+    The same policy, scenario and seed always give the same run, whatever ran
+    before. Global retry hooks are silenced for the duration.
+    """
+    clock = clock or VirtualClock()
+    origin = clock.now
+    starts: list[float] = []
+    errors: list[BaseException | None] = []
+    retries: dict[int, RetryDetails] = {}
+
+    def source(attempt: int, now: float) -> BaseException | None:
+        starts.append(now - origin)
+        error = scenario.outcome_for(attempt).exception()
+        errors.append(error)
+        return error
+
+    def on_retry(details: RetryDetails) -> None:
+        retries[details.attempt] = details
+
+    with silenced_retry_hooks():
+        trace = simulate_call(policy, source, clock=clock, rng=random.Random(seed), on_retry=on_retry)
+
+    records = tuple(
+        AttemptRecord(
+            attempt=number,
+            start=start,
+            outcome=str(scenario.outcome_for(number)),
+            error=None if error is None else _describe(error),
+            retry_after=None if error is None else retry_after_of(error),
+            wait=retries[number].wait if number in retries else None,
+        )
+        for number, (start, error) in enumerate(zip(starts, errors, strict=True), start=1)
+    )
+    result: Result
+    refused: float | None = None
+    if trace.error is None:
+        result = "success"
+    elif not policy.is_retryable(trace.error):
+        result = "not_retried"
+    else:
+        result = "gave_up"
+        asked = records[-1].retry_after
+        if asked is not None and asked > policy.wait_max and trace.attempts < policy.attempts:
+            refused = asked
+    return ScenarioRun(
+        policy=policy.name,
+        scenario=str(scenario),
+        seed=seed,
+        max_attempts=policy.attempts,
+        wait_min=policy.wait_min,
+        wait_max=policy.wait_max,
+        attempts=records,
+        result=result,
+        total_time=trace.elapsed,
+        refused_retry_after=refused,
+    )
+
+
+def _describe(error: BaseException) -> str:
+    status = http_status_of(error)
+    name = type(error).__name__
+    return name if status is None else f"{status} {name}"
