@@ -56,7 +56,7 @@ def anthropic_message(text: str = "Hello from the fake API") -> Reply:
             "id": "msg_fake",
             "type": "message",
             "role": "assistant",
-            "model": "claude-sonnet-4-5",
+            "model": "claude-sonnet-5-5",
             "content": [{"type": "text", "text": text}],
             "stop_reason": "end_turn",
             "stop_sequence": None,

@@ -32,8 +32,10 @@ POLICIES = [ai_retry, file_retry, network_retry]
 
 @pytest.fixture(autouse=True)
 def _no_real_sleep() -> Iterator[None]:
+    ai_retry.reset()
     with set_testing(True):
         yield
+    ai_retry.reset()
 
 
 @pytest.fixture
@@ -143,7 +145,10 @@ def _waits(policy: RetryPolicy, rng: random.Random | None = None) -> list[float]
         raise ConnectionError("down")
 
     with pytest.raises(ConnectionError):
-        policy.call(always_fails, sleep=lambda s: None, rng=rng, on_retry=lambda d: seen.append(d.wait))
+        # A fresh budget and breaker per run: hundreds of failing runs would otherwise trip ai_retry's.
+        policy.with_fresh_state().call(
+            always_fails, sleep=lambda s: None, rng=rng, on_retry=lambda d: seen.append(d.wait)
+        )
     return seen
 
 

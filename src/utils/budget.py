@@ -25,6 +25,9 @@ __all__ = ["BudgetStats", "RetryBudget"]
 
 logger = logging.getLogger(__name__)
 
+# Refunds of 0.1 add up to 0.9999999999999999 after ten successes: count that as one token.
+_EPSILON = 1e-9
+
 
 @dataclass(frozen=True, slots=True)
 class BudgetStats:
@@ -61,8 +64,8 @@ class RetryBudget:
     def try_spend(self) -> bool:
         """Take the tokens for one retry; False (and nothing taken) when the budget is spent."""
         with self._lock:
-            if self._tokens >= self.retry_cost:
-                self._tokens -= self.retry_cost
+            if self._tokens + _EPSILON >= self.retry_cost:
+                self._tokens = max(0.0, self._tokens - self.retry_cost)
                 self._allowed += 1
                 return True
             self._denied += 1
@@ -83,7 +86,7 @@ class RetryBudget:
         with self._lock:
             self._successes += 1
             self._tokens = min(self.capacity, self._tokens + self.success_refund)
-            if self._exhausted and self._tokens >= self.retry_cost:
+            if self._exhausted and self._tokens + _EPSILON >= self.retry_cost:
                 self._exhausted = False
                 recovered = True
         if recovered:

@@ -552,13 +552,26 @@ def _decorate_async(policy: RetryPolicy, fn: Callable[..., Awaitable[T]]) -> Cal
 
 # --- the three policies ----------------------------------------------------------------------
 
-ai_retry = RetryPolicy(name="ai", attempts=3, wait_min=4.0, wait_max=10.0, retry_if=is_transient_ai_error)
+ai_retry = RetryPolicy(
+    name="ai",
+    attempts=3,
+    wait_min=4.0,
+    wait_max=10.0,
+    retry_if=is_transient_ai_error,
+    budget=RetryBudget(capacity=10.0, retry_cost=1.0, success_refund=0.1, name="ai"),
+    breaker=CircuitBreaker(failure_threshold=5, cool_down=30.0, name="ai"),
+)
 """Use for calls to the Anthropic API (SDK created with ``max_retries=0``).
 
 3 attempts; waits drawn from [4, 8] then [5, 10] seconds. Retries timeouts,
 connection errors, the SDK's ``APIConnectionError``, 408, 409, 429 and every 5xx
 including 529; never 400, 401, 403, 404, 413, 422 or another client error. Gives
 up at once when the server's Retry-After exceeds 10 s.
+
+Process-wide, its calls share a retry budget (a burst of 10 retries, then one
+per 10 successes) and a circuit breaker (open after 5 consecutive transient
+failures, a probe after 30 s). When either refuses, the call fails fast with
+``AIServiceError`` 503 and a Retry-After instead of waiting.
 """
 
 network_retry = RetryPolicy(
