@@ -51,7 +51,7 @@ def test_successes_refill_the_budget_at_the_refund_ratio() -> None:
     assert not budget.try_spend()  # 0.9 tokens
     budget.record_success()
     assert budget.try_spend()  # 1.0 token: one retry per ten successes
-    assert budget.stats().successes == 10
+    assert budget.stats().refunds == 10
 
 
 def test_budget_never_exceeds_capacity() -> None:

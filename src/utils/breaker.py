@@ -68,6 +68,8 @@ class CircuitBreaker:
         self._probe_in_flight = False
         self._times_opened = 0
         self._refused = 0
+        self.clean = True
+        """True while closed with no failure counted: a success then changes nothing (read lock-free)."""
 
     @property
     def state(self) -> BreakerState:
@@ -78,7 +80,7 @@ class CircuitBreaker:
 
     def allow(self) -> bool:
         """Whether a call may go ahead now. In half-open state only one probe at a time may."""
-        if self._state == "closed":
+        if self._state == "closed":  # closed -> True without the lock: the hot path
             return True
         with self._lock:
             if self._state == "open":
@@ -103,11 +105,12 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         """A call got through: reset the failure count, and close after a good probe."""
-        if self._state == "closed" and not self._failures:
+        if self.clean:
             return
         closed = False
         with self._lock:
             self._failures = 0
+            self.clean = True
             if self._state != "closed":
                 self._state = "closed"
                 self._probe_in_flight = False
@@ -120,6 +123,7 @@ class CircuitBreaker:
         opened = False
         with self._lock:
             self._failures += 1
+            self.clean = False
             if self._state == "half_open" or (self._state == "closed" and self._failures >= self.failure_threshold):
                 self._state = "open"
                 self._opened_at = self.clock()
@@ -140,6 +144,7 @@ class CircuitBreaker:
             self._state = "closed"
             self._failures = self._times_opened = self._refused = 0
             self._probe_in_flight = False
+            self.clean = True
 
     def fresh(self, clock: Callable[[], float] | None = None) -> CircuitBreaker:
         """A new, closed breaker with the same settings, on ``clock`` if given."""

@@ -37,7 +37,8 @@ class BudgetStats:
     capacity: float
     retries_allowed: int
     retries_denied: int
-    successes: int
+    refunds: int
+    """Successes that refilled the bucket (successes while it was full are not counted)."""
 
 
 class RetryBudget:
@@ -58,14 +59,17 @@ class RetryBudget:
         self._tokens = self.capacity
         self._allowed = 0
         self._denied = 0
-        self._successes = 0
+        self._refunds = 0
         self._exhausted = False
+        self.full = True
+        """True while the bucket is full: a success then has nothing to refund (read lock-free)."""
 
     def try_spend(self) -> bool:
         """Take the tokens for one retry; False (and nothing taken) when the budget is spent."""
         with self._lock:
             if self._tokens + _EPSILON >= self.retry_cost:
                 self._tokens = max(0.0, self._tokens - self.retry_cost)
+                self.full = False
                 self._allowed += 1
                 return True
             self._denied += 1
@@ -78,14 +82,14 @@ class RetryBudget:
         return False
 
     def record_success(self) -> None:
-        """Refund a successful call's share. Cheap when the bucket is already full."""
-        if self._tokens >= self.capacity and not self._exhausted:
-            self._successes += 1  # racy by one at worst: a statistic, not a decision
+        """Refund a successful call's share. Callers on a hot path may skip it while :attr:`full`."""
+        if self.full:
             return
         recovered = False
         with self._lock:
-            self._successes += 1
+            self._refunds += 1
             self._tokens = min(self.capacity, self._tokens + self.success_refund)
+            self.full = self._tokens >= self.capacity
             if self._exhausted and self._tokens + _EPSILON >= self.retry_cost:
                 self._exhausted = False
                 recovered = True
@@ -96,8 +100,9 @@ class RetryBudget:
         """Refill the bucket and zero the counters (tests, or after a deploy)."""
         with self._lock:
             self._tokens = self.capacity
-            self._allowed = self._denied = self._successes = 0
+            self._allowed = self._denied = self._refunds = 0
             self._exhausted = False
+            self.full = True
 
     def fresh(self) -> RetryBudget:
         """A new, full budget with the same settings."""
@@ -108,7 +113,7 @@ class RetryBudget:
     def stats(self) -> BudgetStats:
         """The tokens left and what the budget has allowed and refused so far."""
         with self._lock:
-            return BudgetStats(self._tokens, self.capacity, self._allowed, self._denied, self._successes)
+            return BudgetStats(self._tokens, self.capacity, self._allowed, self._denied, self._refunds)
 
     def __repr__(self) -> str:
         return f"RetryBudget({self.name!r}, tokens={self._tokens:.2f}/{self.capacity:g})"

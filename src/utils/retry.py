@@ -299,6 +299,16 @@ def _record(policy: RetryPolicy, exc: BaseException | None) -> None:
         policy.breaker.record_failure()
 
 
+class _Flags:
+    """Stands in for an absent budget or breaker on the guarded hot path."""
+
+    full = True
+    clean = True
+
+
+_ALWAYS_FULL = _ALWAYS_CLEAN = _Flags()
+
+
 _FIRST_TRY_STATS: dict[str, Any] = cast(
     dict[str, Any],
     MappingProxyType({"attempt_number": 1, "idle_for": 0.0, "delay_since_first_attempt": 0.0}),
@@ -443,22 +453,37 @@ def _decorate(policy: RetryPolicy, fn: Callable[P, T]) -> Callable[P, T]:
 
     base = policy._retrying(sleep=_sleep)
     local = base._local
-    guarded = policy.budget is not None or policy.breaker is not None
+    budget, breaker = policy.budget, policy.breaker
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        if guarded:
-            _check_call_allowed(policy)
-        try:
-            result = fn(*args, **kwargs)
-        except Exception as first:
-            if guarded:
+    if budget is None and breaker is None:
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as first:
+                return _run_after_first_failure(policy, base, fn, first, args, kwargs)
+            local.statistics = _FIRST_TRY_STATS
+            return result
+
+    else:
+        # The same, plus the guard. Each check is one attribute read while all is well.
+        budget_full = budget if budget is not None else _ALWAYS_FULL
+        breaker_clean = breaker if breaker is not None else _ALWAYS_CLEAN
+
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+            if not breaker_clean.clean:
+                _check_call_allowed(policy)
+            try:
+                result = fn(*args, **kwargs)
+            except Exception as first:
                 _record(policy, first)
-            return _run_after_first_failure(policy, base, fn, first, args, kwargs)
-        if guarded:
-            _record(policy, None)
-        local.statistics = _FIRST_TRY_STATS
-        return result
+                return _run_after_first_failure(policy, base, fn, first, args, kwargs)
+            if not budget_full.full or not breaker_clean.clean:
+                _record(policy, None)
+            local.statistics = _FIRST_TRY_STATS
+            return result
 
     wrapper.retry = base  # type: ignore[attr-defined]
     wrapper.__wrapped_original__ = fn  # type: ignore[attr-defined]
