@@ -2,8 +2,10 @@
 
 Use :class:`VirtualClock` wherever code would sleep for real but you want the
 waiting to cost nothing and the timings to be exact: hand its :meth:`~VirtualClock.advance`
-to a retry policy as ``sleep`` and read :attr:`~VirtualClock.now` to timestamp
-attempts. One clock can be shared by many simulated callers.
+to a retry policy as ``sleep``, its :meth:`~VirtualClock.time` to anything that
+reads a monotonic clock (a circuit breaker's cool-down), and read
+:attr:`~VirtualClock.now` to timestamp attempts. One clock can be shared by many
+simulated callers.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ class VirtualClock:
     @property
     def now(self) -> float:
         """The current virtual time in seconds."""
+        return self._now
+
+    def time(self) -> float:
+        """The current virtual time: pass ``clock.time`` wherever code wants ``time.monotonic``."""
         return self._now
 
     def advance(self, seconds: float) -> None:

@@ -8,6 +8,11 @@ clients): it takes an :data:`AttemptSource`.
 Nothing here computes a wait. Every call goes through ``RetryPolicy.call`` with
 the clock's ``advance`` as its sleep and a seeded ``random.Random`` as its jitter,
 so the waits, the stops and the Retry-After handling are the policy's own.
+
+A policy may carry a retry budget and a circuit breaker shared by all its calls
+(``ai_retry`` does). A simulation must not drain the process-wide ones, so
+:func:`run_scenario` runs on ``policy.with_fresh_state(clock.time)``; callers of
+:func:`simulate_call` choose for themselves.
 """
 
 from __future__ import annotations
@@ -40,8 +45,9 @@ AttemptSource = Callable[[int, float], BaseException | None]
 """Decides one attempt: called with its number (1-based) and the virtual time, returns
 the exception the attempt raises, or ``None`` if it succeeds."""
 
-Result = Literal["success", "gave_up", "not_retried"]
-"""How a call ended: it succeeded, the policy gave up on a retryable failure, or the failure was permanent."""
+Result = Literal["success", "gave_up", "not_retried", "refused"]
+"""How a call ended: it succeeded, the policy gave up on a retryable failure, the failure was
+permanent, or the policy's own circuit breaker or retry budget failed it fast."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,9 @@ class CallTrace:
     """The exception the call finally raised, or ``None`` if it succeeded."""
     started: float
     ended: float
+    refused: bool = False
+    """Whether the policy raised an error of its own (an open circuit, a spent budget)
+    instead of the last attempt's failure."""
 
     @property
     def elapsed(self) -> float:
@@ -90,8 +99,10 @@ class ScenarioRun:
     attempts: tuple[AttemptRecord, ...]
     result: Result
     total_time: float
-    refused_retry_after: float | None
+    retry_after_too_long: float | None
     """Set when the policy gave up early because the server asked for more than ``wait_max``."""
+    refusal: str | None = None
+    """For a ``"refused"`` call: what the policy's breaker or budget raised."""
 
 
 class _SourceFailed(Exception):
@@ -128,22 +139,26 @@ def simulate_call(
 ) -> CallTrace:
     """Run one call through ``policy``: ``source`` decides each attempt, ``clock`` takes the waits.
 
-    The global retry hooks still fire; wrap the run in :func:`silenced_retry_hooks`
-    to keep them quiet. An exception raised by ``source`` itself (not returned by
-    it) propagates unchanged rather than being mistaken for the call's failure.
+    The policy is used as given, budget and breaker included: pass
+    ``policy.with_fresh_state(clock.time)`` for calls that must not share them with
+    the process. The global retry hooks still fire; wrap the run in
+    :func:`silenced_retry_hooks` to keep them quiet. An exception raised by
+    ``source`` itself (not returned by it) propagates unchanged rather than being
+    mistaken for the call's failure.
     """
     started = clock.now
     attempts = 0
+    last: BaseException | None = None
 
     def attempt() -> None:
-        nonlocal attempts
+        nonlocal attempts, last
         attempts += 1
         try:
-            error = source(attempts, clock.now)
+            last = source(attempts, clock.now)
         except Exception as bug:
             raise _SourceFailed() from bug
-        if error is not None:
-            raise error
+        if last is not None:
+            raise last
 
     try:
         policy.call(attempt, sleep=clock.advance, rng=rng, on_retry=on_retry)
@@ -152,7 +167,7 @@ def simulate_call(
         assert bug is not None  # set by `raise ... from bug` above
         raise bug from None
     except Exception as error:
-        return CallTrace(attempts, error, started, clock.now)
+        return CallTrace(attempts, error, started, clock.now, refused=error is not last)
     return CallTrace(attempts, None, started, clock.now)
 
 
@@ -161,10 +176,13 @@ def run_scenario(
 ) -> ScenarioRun:
     """Replay ``scenario`` through ``policy`` with jitter from ``random.Random(seed)``.
 
-    The same policy, scenario and seed always give the same run, whatever ran
-    before. Global retry hooks are silenced for the duration.
+    The run gets its own fresh budget and breaker on the run's clock, so the same
+    policy, scenario and seed always give the same run, whatever ran before, and
+    the process-wide policy is left untouched. Global retry hooks are silenced for
+    the duration.
     """
     clock = clock or VirtualClock()
+    isolated = policy.with_fresh_state(clock.time)
     origin = clock.now
     starts: list[float] = []
     errors: list[BaseException | None] = []
@@ -180,7 +198,7 @@ def run_scenario(
         retries[details.attempt] = details
 
     with silenced_retry_hooks():
-        trace = simulate_call(policy, source, clock=clock, rng=random.Random(seed), on_retry=on_retry)
+        trace = simulate_call(isolated, source, clock=clock, rng=random.Random(seed), on_retry=on_retry)
 
     records = tuple(
         AttemptRecord(
@@ -194,16 +212,19 @@ def run_scenario(
         for number, (start, error) in enumerate(zip(starts, errors, strict=True), start=1)
     )
     result: Result
-    refused: float | None = None
+    too_long: float | None = None
+    refusal: str | None = None
     if trace.error is None:
         result = "success"
+    elif trace.refused:
+        result, refusal = "refused", str(trace.error) or type(trace.error).__name__
     elif not policy.is_retryable(trace.error):
         result = "not_retried"
     else:
         result = "gave_up"
         asked = records[-1].retry_after
         if asked is not None and asked > policy.wait_max and trace.attempts < policy.attempts:
-            refused = asked
+            too_long = asked
     return ScenarioRun(
         policy=policy.name,
         scenario=str(scenario),
@@ -214,7 +235,8 @@ def run_scenario(
         attempts=records,
         result=result,
         total_time=trace.elapsed,
-        refused_retry_after=refused,
+        retry_after_too_long=too_long,
+        refusal=refusal,
     )
 
 

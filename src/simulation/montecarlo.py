@@ -7,6 +7,12 @@ independently with probability ``fail_rate`` by raising ``ConnectionError``, whi
 every policy treats as transient, so the theory is simple and is reported next to
 the measurement: success rate ``1 - P**attempts`` and mean attempts
 ``(1 - P**attempts) / (1 - P)`` (``attempts`` when ``P == 1``).
+
+Each call is measured in isolation: a policy's retry budget and circuit breaker
+are reset before every call. Across calls they depend on when calls arrive, which
+back-to-back calls on a clock that only moves while sleeping cannot model (an
+open breaker would never cool down); that is a job for a simulation of many
+clients over time.
 """
 
 from __future__ import annotations
@@ -81,6 +87,7 @@ def run_monte_carlo(
     failures = random.Random(f"failures:{seed}")
     jitter = random.Random(seed)
     clock = VirtualClock()
+    isolated = policy.with_fresh_state(clock.time)
 
     def source(attempt: int, now: float) -> BaseException | None:
         if failures.random() < fail_rate:
@@ -92,7 +99,8 @@ def run_monte_carlo(
     attempts = 0
     with silenced_retry_hooks():
         for done in range(1, runs + 1):
-            trace = simulate_call(policy, source, clock=clock, rng=jitter)
+            isolated.reset()
+            trace = simulate_call(isolated, source, clock=clock, rng=jitter)
             successes += trace.error is None
             attempts += trace.attempts
             waits.append(trace.elapsed)

@@ -7,14 +7,16 @@ output is not a terminal. Use :func:`runs_document` and
 
     {"mode": "scenario", "runs": [{"policy", "scenario", "seed", "max_attempts",
         "wait_min", "wait_max", "attempts": [{"attempt", "start", "outcome", "error",
-        "retry_after", "wait"}, ...], "result", "total_time", "refused_retry_after"}, ...]}
+        "retry_after", "wait"}, ...], "result", "total_time", "retry_after_too_long", "refusal"}, ...]}
 
     {"mode": "monte_carlo", "policies": [{"policy", "runs", "fail_rate", "seed",
         "max_attempts", "success_rate", "mean_attempts", "wait_p50", "wait_p95",
         "wait_p99", "wait_max", "expected_success_rate", "expected_mean_attempts"}, ...]}
 
 ``wait`` is ``null`` after the last attempt, ``error`` is ``null`` for a success and
-``result`` is ``"success"``, ``"gave_up"`` or ``"not_retried"``. Times are virtual seconds.
+``result`` is ``"success"``, ``"gave_up"`` or ``"not_retried"`` (or ``"refused"``, with
+``refusal`` saying why, when a policy's own circuit breaker or retry budget trips
+within one call). Times are virtual seconds.
 """
 
 from __future__ import annotations
@@ -131,9 +133,11 @@ def _then(run: ScenarioRun, record: AttemptRecord) -> str:
         return click.style("succeeded", fg="green")
     if run.result == "not_retried":
         return click.style("not retried: permanent", fg="red")
-    if run.refused_retry_after is not None:
+    if run.result == "refused":
+        return click.style("refused by the policy's breaker or budget", fg="red")
+    if run.retry_after_too_long is not None:
         return click.style(
-            f"gave up: server asked for {run.refused_retry_after:g}s > max {run.wait_max:g}s", fg="red"
+            f"gave up: server asked for {run.retry_after_too_long:g}s > max {run.wait_max:g}s", fg="red"
         )
     return click.style(f"gave up: out of attempts ({len(run.attempts)}/{run.max_attempts})", fg="red")
 
@@ -146,10 +150,12 @@ def _verdict(run: ScenarioRun) -> str:
     if run.result == "not_retried":
         error = run.attempts[-1].error
         text = f"not retried: {error} is permanent (attempt {count})"
-    elif run.refused_retry_after is not None:
+    elif run.result == "refused":
+        text = f"refused after {count} attempt{'s' if count > 1 else ''}: {run.refusal}"
+    elif run.retry_after_too_long is not None:
         text = (
             f"gave up after {count} attempt{'s' if count > 1 else ''}: server asked for "
-            f"{run.refused_retry_after:g}s > max {run.wait_max:g}s"
+            f"{run.retry_after_too_long:g}s > max {run.wait_max:g}s"
         )
     else:
         text = f"gave up after {count} attempt{'s' if count > 1 else ''}"
