@@ -139,6 +139,5 @@ def _monte_carlo(
         return [run_monte_carlo(each, runs=runs, fail_rate=fail_rate, seed=seed) for each in policies]
     with click.progressbar(length=runs * len(policies), label="simulating", file=sys.stderr) as bar:
         return [
-            run_monte_carlo(each, runs=runs, fail_rate=fail_rate, seed=seed, progress=bar.update)
-            for each in policies
+            run_monte_carlo(each, runs=runs, fail_rate=fail_rate, seed=seed, progress=bar.update) for each in policies
         ]

@@ -103,14 +103,23 @@ class Outcome:
 # --- builders --------------------------------------------------------------------------------
 
 
-def _plain(factory: Callable[[], BaseException]) -> Callable[[float | None], BaseException]:
+def _plain(name: str, factory: Callable[[], BaseException]) -> OutcomeKind:
     def build(retry_after: float | None) -> BaseException:
         return factory()
 
-    return build
+    return OutcomeKind(name, type(factory()).__name__, takes_retry_after=False, build=build)
 
 
-def _ai_status(status: int, error_type: str, message: str, retry_after: float | None) -> BaseException:
+def _ai(name: str, status: int, class_name: str, error_type: str) -> OutcomeKind:
+    return OutcomeKind(
+        name,
+        f"{status} {class_name} (anthropic)",
+        takes_retry_after=True,
+        build=functools.partial(_ai_status_error, status, error_type),
+    )
+
+
+def _ai_status_error(status: int, error_type: str, retry_after: float | None) -> BaseException:
     import anthropic
     import httpx2
 
@@ -124,90 +133,53 @@ def _ai_status(status: int, error_type: str, message: str, retry_after: float | 
     headers = {"content-type": "application/json", "request-id": "req_simulated"}
     if retry_after is not None:
         headers["retry-after"] = f"{retry_after:g}"
-    body = {"type": "error", "error": {"type": error_type, "message": message}}
+    body = {"type": "error", "error": {"type": error_type, "message": f"Simulated {error_type}."}}
     response = httpx2.Response(status, headers=headers, json=body, request=httpx2.Request("POST", _API_URL))
     return classes[status](f"Error code: {status} - {body}", response=response, body=body)
 
 
-def _ai_connection(timeout: bool, retry_after: float | None) -> BaseException:
-    import anthropic
-    import httpx2
+def _ai_connection(name: str, *, timeout: bool) -> OutcomeKind:
+    def build(retry_after: float | None) -> BaseException:
+        import anthropic
+        import httpx2
 
-    request = httpx2.Request("POST", _API_URL)
-    if timeout:
-        return anthropic.APITimeoutError(request=request)
-    return anthropic.APIConnectionError(request=request)
+        request = httpx2.Request("POST", _API_URL)
+        return anthropic.APITimeoutError(request=request) if timeout else anthropic.APIConnectionError(request=request)
 
-
-def _http_error(status: int, retry_after: float | None) -> BaseException:
-    headers = Message()
-    headers["Content-Type"] = "text/plain"
-    if retry_after is not None:
-        headers["Retry-After"] = f"{retry_after:g}"
-    return urllib.error.HTTPError(_HTTP_URL, status, http.HTTPStatus(status).phrase, headers, None)
+    summary = "APITimeoutError" if timeout else "APIConnectionError"
+    return OutcomeKind(name, f"{summary} (anthropic)", takes_retry_after=False, build=build)
 
 
-def _kinds() -> Mapping[str, OutcomeKind]:
-    kinds = [
-        OutcomeKind("ok", "success", False, None),
-        OutcomeKind("timeout", "TimeoutError", False, _plain(lambda: TimeoutError("simulated timeout"))),
-        OutcomeKind(
-            "connection", "ConnectionError", False, _plain(lambda: ConnectionError("simulated connection failure"))
-        ),
-        OutcomeKind(
-            "permission",
-            "PermissionError",
-            False,
-            _plain(lambda: PermissionError(errno.EACCES, "Permission denied", "simulated.dat")),
-        ),
-        OutcomeKind(
-            "notfound",
-            "FileNotFoundError",
-            False,
-            _plain(lambda: FileNotFoundError(errno.ENOENT, "No such file or directory", "simulated.dat")),
-        ),
-        OutcomeKind("value", "ValueError", False, _plain(lambda: ValueError("simulated bad value"))),
-        OutcomeKind(
-            "ai-ratelimit",
-            "429 RateLimitError (anthropic)",
-            True,
-            functools.partial(_ai_status, 429, "rate_limit_error", "Simulated rate limit."),
-        ),
-        OutcomeKind(
-            "ai-overloaded",
-            "529 OverloadedError (anthropic)",
-            True,
-            functools.partial(_ai_status, 529, "overloaded_error", "Simulated overload."),
-        ),
-        OutcomeKind(
-            "ai-server",
-            "500 InternalServerError (anthropic)",
-            True,
-            functools.partial(_ai_status, 500, "api_error", "Simulated internal error."),
-        ),
-        OutcomeKind(
-            "ai-connection", "APIConnectionError (anthropic)", False, functools.partial(_ai_connection, False)
-        ),
-        OutcomeKind("ai-timeout", "APITimeoutError (anthropic)", False, functools.partial(_ai_connection, True)),
-        OutcomeKind(
-            "ai-badrequest",
-            "400 BadRequestError (anthropic)",
-            True,
-            functools.partial(_ai_status, 400, "invalid_request_error", "Simulated invalid request."),
-        ),
-        OutcomeKind(
-            "ai-auth",
-            "401 AuthenticationError (anthropic)",
-            True,
-            functools.partial(_ai_status, 401, "authentication_error", "Simulated invalid x-api-key."),
-        ),
-        *(
-            OutcomeKind(f"http-{status}", f"{status} HTTPError (urllib)", True, functools.partial(_http_error, status))
-            for status in (429, 500, 503, 404)
-        ),
-    ]
-    return MappingProxyType({kind.name: kind for kind in kinds})
+def _http(status: int) -> OutcomeKind:
+    def build(retry_after: float | None) -> BaseException:
+        headers = Message()
+        headers["Content-Type"] = "text/plain"
+        if retry_after is not None:
+            headers["Retry-After"] = f"{retry_after:g}"
+        return urllib.error.HTTPError(_HTTP_URL, status, http.HTTPStatus(status).phrase, headers, None)
+
+    return OutcomeKind(f"http-{status}", f"{status} HTTPError (urllib)", takes_retry_after=True, build=build)
 
 
-OUTCOMES: Mapping[str, OutcomeKind] = _kinds()
+OUTCOMES: Mapping[str, OutcomeKind] = MappingProxyType(
+    {
+        kind.name: kind
+        for kind in (
+            OutcomeKind("ok", "success", takes_retry_after=False, build=None),
+            _plain("timeout", lambda: TimeoutError("simulated timeout")),
+            _plain("connection", lambda: ConnectionError("simulated connection failure")),
+            _plain("permission", lambda: PermissionError(errno.EACCES, "Permission denied", "simulated.dat")),
+            _plain("notfound", lambda: FileNotFoundError(errno.ENOENT, "No such file or directory", "simulated.dat")),
+            _plain("value", lambda: ValueError("simulated bad value")),
+            _ai("ai-ratelimit", 429, "RateLimitError", "rate_limit_error"),
+            _ai("ai-overloaded", 529, "OverloadedError", "overloaded_error"),
+            _ai("ai-server", 500, "InternalServerError", "api_error"),
+            _ai_connection("ai-connection", timeout=False),
+            _ai_connection("ai-timeout", timeout=True),
+            _ai("ai-badrequest", 400, "BadRequestError", "invalid_request_error"),
+            _ai("ai-auth", 401, "AuthenticationError", "authentication_error"),
+            *(_http(status) for status in (429, 500, 503, 404)),
+        )
+    }
+)
 """Every outcome name a scenario may use, in the order help lists them."""

@@ -136,9 +136,7 @@ def _then(run: ScenarioRun, record: AttemptRecord) -> str:
     if run.result == "refused":
         return click.style("refused by the policy's breaker or budget", fg="red")
     if run.retry_after_too_long is not None:
-        return click.style(
-            f"gave up: server asked for {run.retry_after_too_long:g}s > max {run.wait_max:g}s", fg="red"
-        )
+        return click.style(f"gave up: server asked for {run.retry_after_too_long:g}s > max {run.wait_max:g}s", fg="red")
     return click.style(f"gave up: out of attempts ({len(run.attempts)}/{run.max_attempts})", fg="red")
 
 
