@@ -1,0 +1,252 @@
+"""Flask error handlers that answer every failure with the JSON error contract.
+
+Call :func:`register_error_handlers` once on each app, right after creating it, and create the
+app as a :class:`ContractFlask` (``create_app`` does both). Then every response with a status
+of 400 or more is ``application/json`` with a body ``{"error": <text>, "code": <status>,
+"request_id": <id>, ...}`` and an ``X-Request-ID`` header:
+
+* :class:`~src.api.errors.APIError` and its subclasses: their status and :meth:`to_dict` body,
+  plus ``Retry-After`` (whole seconds) when they carry ``retry_after``;
+* Werkzeug's ``HTTPException`` with a 4xx/5xx code: ``e.get_response()`` with only the body and
+  content type replaced, so ``Allow``, ``WWW-Authenticate`` and ``Retry-After`` survive; the
+  message is the exception's description;
+* an ``HTTPException`` carrying a ready-made response (``abort(response)``): that response,
+  unchanged; one with a code below 400 (routing redirects): unchanged;
+* an ``HTTPException`` without a code: a 500 (on a plain ``Flask`` it stays Werkzeug's 200 page);
+* an Anthropic SDK exception (detected without importing ``anthropic``): an
+  :class:`~src.api.errors.AIServiceError` 502 with a generic message, and the upstream's
+  Retry-After when it answered 429, 503 or 529;
+* any other exception: a 500 with a generic message; its text, type and traceback only go to
+  the log, as does an ``AIServiceError``'s ``original_error``.
+
+The handlers never raise. If building an answer fails (a broken ``to_dict``, an encoder error),
+the client gets the constant :data:`~src.utils.wsgi_guard.FALLBACK_BODY` 500, and
+:class:`~src.utils.wsgi_guard.JSONFallbackMiddleware` does the same for what happens after the
+handlers (teardown functions, broken responses).
+
+Logging (see :mod:`src.utils.error_logging`): each 5xx once at ERROR with its traceback and the
+request's context; each 4xx as one INFO line without traceback.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from flask import Flask, Response, current_app, got_request_exception, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from src.api.errors import AIServiceError, APIError
+from src.utils.error_logging import log_client_error, log_server_error
+from src.utils.request_id import REQUEST_ID_HEADER, get_request_id, register_request_id
+from src.utils.strict_json import dumps_ijson, to_ijson
+from src.utils.transient import http_status_of, retry_after_of
+from src.utils.wsgi_guard import FALLBACK_BODY, JSONFallbackMiddleware
+
+__all__ = [
+    "AI_SERVICE_ERROR_MESSAGE",
+    "ERROR_MEDIA_TYPE",
+    "INTERNAL_ERROR_MESSAGE",
+    "ContractFlask",
+    "register_error_handlers",
+]
+
+#: The ``Content-Type`` of every error response.
+ERROR_MEDIA_TYPE = "application/json"
+#: What the client reads when the server failed unexpectedly.
+INTERNAL_ERROR_MESSAGE = "An unexpected error occurred on the server."
+#: What the client reads when an Anthropic SDK exception escaped a view.
+AI_SERVICE_ERROR_MESSAGE = "The AI service could not complete the request."
+
+# Upstream statuses whose Retry-After means "the same call may work later".
+_RETRY_AFTER_STATUSES = frozenset({429, 503, 529})
+_EXTENSION_KEY = "error_contract"
+_UNHANDLED_KEY = "error_contract.unhandled_exception"
+
+
+class ContractFlask(Flask):
+    """A ``Flask`` whose error paths outside the registered handlers also keep the contract.
+
+    Use it instead of ``Flask`` together with :func:`register_error_handlers`. It changes two
+    documented extension points, nothing else:
+
+    * :meth:`log_exception`: Flask calls it for a failure no handler saw first (an
+      ``after_request`` hook that raised, a view that returned an invalid value). It writes the
+      contract's context line, with client-controlled values escaped, instead of Flask's
+      ``Exception on <path>`` line, which would copy a CR/LF from the path into the log.
+    * :meth:`trap_http_exception`: an ``HTTPException`` with neither a code nor a response goes
+      to the handlers (which answer a JSON 500) instead of becoming Werkzeug's 200 HTML page.
+    """
+
+    def log_exception(self, exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None]) -> None:
+        """Log a failure that reached ``Flask.handle_exception``: ERROR, traceback, context."""
+        if exc_info[1] is not None:
+            log_server_error(exc_info[1], 500)
+
+    def trap_http_exception(self, e: Exception) -> bool:
+        """Send a codeless ``HTTPException`` to the handlers; otherwise Flask's own rule."""
+        if isinstance(e, HTTPException) and e.code is None and e.response is None:
+            return True
+        return super().trap_http_exception(e)
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Make ``app`` answer every error with the JSON contract; calling it again does nothing.
+
+    Registers handlers for :class:`~src.api.errors.APIError`, ``HTTPException`` and
+    ``Exception`` with ``app.register_error_handler``, echoes the request id on every response,
+    and wraps ``app.wsgi_app`` in :class:`~src.utils.wsgi_guard.JSONFallbackMiddleware`, which
+    re-raises instead only when ``PROPAGATE_EXCEPTIONS`` is explicitly True.
+    """
+    if app.extensions.get(_EXTENSION_KEY):
+        return
+    app.extensions[_EXTENSION_KEY] = True
+    app.register_error_handler(APIError, _handle_api_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(Exception, _handle_exception)
+    register_request_id(app)
+    got_request_exception.connect(_remember_unhandled_exception, app)
+    # Flask's documented way to add WSGI middleware; mypy objects to assigning a method.
+    app.wsgi_app = JSONFallbackMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, propagate=lambda: app.config.get("PROPAGATE_EXCEPTIONS") is True
+    )
+
+
+def _handle_api_error(e: APIError) -> WerkzeugResponse:
+    try:
+        status = e.status_code
+        if isinstance(status, bool) or not isinstance(status, int) or not 400 <= status <= 599:
+            raise ValueError(f"{type(e).__name__} has status_code {status!r}, not a 4xx/5xx int")
+        retry_after = _delay_seconds(getattr(e, "retry_after", None))
+        response = _error_response(status, e.to_dict(), retry_after=retry_after)
+        message = e.message
+    except Exception as failure:
+        return _fallback_response(failure)
+    if status >= 500:
+        log_server_error(e, status)
+    else:
+        log_client_error(message, status, type(e).__qualname__)
+    return response
+
+
+def _handle_http_exception(e: HTTPException) -> ResponseReturnValue:
+    cause: BaseException | None = None
+    try:
+        if e.response is not None:
+            response = e.response
+            message: object = e.description
+        elif e.code is None:
+            message = INTERNAL_ERROR_MESSAGE
+            response = _error_response(500, {"error": message})
+        elif e.code < 400:
+            return e.get_response(request.environ)
+        else:
+            if isinstance(e, InternalServerError) and e.original_exception is not None:
+                cause = e.original_exception
+                message = INTERNAL_ERROR_MESSAGE
+            else:
+                message = e.description or e.name
+            response = _error_response(e.code, {"error": message}, base=e.get_response(request.environ))
+        status = response.status_code
+    except Exception as failure:
+        return _fallback_response(failure)
+    if status >= 500:
+        # Flask.handle_exception has already logged the failure it wraps (see ContractFlask).
+        if cause is None or request.environ.get(_UNHANDLED_KEY) is not cause:
+            log_server_error(cause or e, status)
+    elif status >= 400:
+        log_client_error(message, status, type(e).__qualname__)
+    return response
+
+
+def _handle_exception(e: Exception) -> WerkzeugResponse:
+    try:
+        ai_error = _as_ai_service_error(e)
+        if ai_error is None:
+            status, error_type = 500, None
+            response = _error_response(status, {"error": INTERNAL_ERROR_MESSAGE})
+        else:
+            status, error_type = ai_error.status_code, type(ai_error).__name__
+            response = _error_response(status, ai_error.to_dict(), retry_after=ai_error.retry_after)
+    except Exception as failure:
+        return _fallback_response(failure)
+    log_server_error(e, status, error_type=error_type)
+    return response
+
+
+def _error_response(
+    status: int,
+    fields: Mapping[str, object],
+    *,
+    base: WerkzeugResponse | None = None,
+    retry_after: int | None = None,
+) -> WerkzeugResponse:
+    """The contract's response: ``base`` (or a new response) with status, body and headers set."""
+    converted = to_ijson(fields)
+    extra = converted if isinstance(converted, dict) else {}
+    error = extra.get("error")
+    if not isinstance(error, str) or not any(ch.isprintable() and not ch.isspace() for ch in error):
+        error = HTTP_STATUS_CODES.get(status, "Error")
+    request_id = get_request_id()
+    body: dict[str, Any] = {"error": error, "code": status}
+    body.update((key, value) for key, value in extra.items() if key not in body and key != "request_id")
+    if retry_after is not None:
+        body["retry_after"] = retry_after
+    body["request_id"] = request_id
+    data = dumps_ijson(body)
+
+    response = base if base is not None else current_app.response_class()
+    response.status_code = status
+    response.set_data(data)
+    response.headers["Content-Type"] = ERROR_MEDIA_TYPE
+    response.headers[REQUEST_ID_HEADER] = request_id
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _fallback_response(failure: Exception) -> WerkzeugResponse:
+    """The constant JSON 500, for when building the real answer failed. Never raises."""
+    # ``failure.__context__`` is the exception being handled, so the traceback shows both.
+    log_server_error(failure, 500, error_type="error handler failure")
+    response = Response(FALLBACK_BODY, status=500, content_type=ERROR_MEDIA_TYPE)
+    with contextlib.suppress(Exception):
+        response.headers[REQUEST_ID_HEADER] = get_request_id()
+    return response
+
+
+def _as_ai_service_error(exc: BaseException) -> AIServiceError | None:
+    """``exc`` as an AIServiceError if it comes from the Anthropic SDK, else None.
+
+    An exception can only be an ``anthropic`` one if ``anthropic`` is already imported, so this
+    looks the module up instead of importing it (the import takes over a second).
+    """
+    anthropic = sys.modules.get("anthropic")
+    base = getattr(anthropic, "AnthropicError", None) if anthropic is not None else None
+    if not isinstance(base, type) or not isinstance(exc, base):
+        return None
+    retry_after = retry_after_of(exc) if http_status_of(exc) in _RETRY_AFTER_STATUSES else None
+    return AIServiceError(AI_SERVICE_ERROR_MESSAGE, original_error=exc, retry_after=retry_after)
+
+
+def _delay_seconds(value: object) -> int | None:
+    """``value`` as Retry-After delay-seconds (rounded up, at least 0), or None if not a number."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return max(0, math.ceil(value))
+    except (OverflowError, ValueError):
+        return None
+
+
+def _remember_unhandled_exception(sender: Flask, exception: Exception, **extra: object) -> None:
+    """Note which exception ``Flask.handle_exception`` has logged, so it is not logged twice."""
+    with contextlib.suppress(Exception):
+        request.environ[_UNHANDLED_KEY] = exception
