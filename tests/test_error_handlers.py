@@ -438,6 +438,30 @@ class _BrokenToDict(APIError):
         raise RuntimeError("to_dict exploded")
 
 
+class _MistypedToDict(APIError):
+    def to_dict(self) -> Any:
+        return {
+            "error": ["not", "a", "string"],
+            "code": "418",
+            "field": 12,
+            "resource_type": "Course",
+            "retry_after": -4,
+            "request_id": "forged",
+            "hint": "kept",
+        }
+
+
+def test_mistyped_to_dict_still_gives_a_contract_body(contract: ErrorContract) -> None:
+    response = get(make_app(fail=raiser(_MistypedToDict("x", 418))), "/fail")
+    body = contract.check(response, 418)
+    assert body == {
+        "error": "I'm a teapot",
+        "code": 418,
+        "hint": "kept",
+        "request_id": response.headers["X-Request-ID"],
+    }
+
+
 def _assert_fallback(response: TestResponse) -> None:
     assert response.status_code == 500
     assert response.headers["Content-Type"] == "application/json"

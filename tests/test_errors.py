@@ -172,6 +172,19 @@ def test_not_found_error_builds_its_message() -> None:
     }
 
 
+def test_reserved_fields_keep_their_schema_types(contract: ErrorContract) -> None:
+    import uuid
+
+    assert ValidationError("bad", field=3).to_dict()["field"] == "3"  # type: ignore[arg-type]
+    assert NotFoundError("Lesson", 7).to_dict()["resource_id"] == 7
+    assert NotFoundError("Lesson", 2**60).to_dict()["resource_id"] == str(2**60)
+    key = uuid.UUID(int=1)
+    assert NotFoundError("Lesson", key).to_dict()["resource_id"] == str(key)  # type: ignore[arg-type]
+    assert NotFoundError("Lesson", True).to_dict()["resource_id"] == "True"
+    for error in (ValidationError("bad", field=b"x"), NotFoundError("", ""), NotFoundError(None, 1.5)):  # type: ignore[arg-type]
+        contract.validate_body(error.to_dict())
+
+
 def test_authorization_error_is_403() -> None:
     assert AuthorizationError("Admins only").to_dict() == {"error": "Admins only", "code": 403}
 

@@ -107,7 +107,7 @@ class ValidationError(APIError):
         self.field = field
 
     def _fields(self) -> Mapping[str, object]:
-        return {"field": self.field}
+        return {"field": None if self.field is None else _text(self.field)}
 
 
 class AuthorizationError(APIError):
@@ -132,7 +132,10 @@ class NotFoundError(APIError):
         self.resource_id = resource_id
 
     def _fields(self) -> Mapping[str, object]:
-        return {"resource_type": self.resource_type, "resource_id": self.resource_id}
+        resource_id = self.resource_id
+        if isinstance(resource_id, bool) or not isinstance(resource_id, int | str):
+            resource_id = _text(resource_id)
+        return {"resource_type": _text(self.resource_type), "resource_id": resource_id}
 
 
 class RateLimitError(APIError):
@@ -221,6 +224,10 @@ def _readable(message: str, status_code: int) -> str:
         return HTTPStatus(status_code).phrase
     except ValueError:
         return "Client Error" if status_code < 500 else "Server Error"
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else _safe_str(value)
 
 
 def _safe_str(value: object) -> str:

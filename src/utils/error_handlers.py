@@ -197,6 +197,7 @@ def _error_response(
     request_id = get_request_id()
     body: dict[str, Any] = {"error": error, "code": status}
     body.update((key, value) for key, value in extra.items() if key not in body and key != "request_id")
+    _drop_mistyped_reserved_fields(body)
     if retry_after is not None:
         body["retry_after"] = retry_after
     body["request_id"] = request_id
@@ -210,6 +211,24 @@ def _error_response(
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _drop_mistyped_reserved_fields(body: dict[str, Any]) -> None:
+    """Remove reserved fields of the wrong type, which only a faulty ``to_dict`` override produces."""
+    if not isinstance(body.get("field", ""), str):
+        del body["field"]
+    retry_after = body.get("retry_after", 0)
+    if isinstance(retry_after, bool) or not isinstance(retry_after, int) or retry_after < 0:
+        del body["retry_after"]
+    resource_id = body.get("resource_id", "")
+    if (
+        ("resource_type" in body) != ("resource_id" in body)
+        or not isinstance(body.get("resource_type", ""), str)
+        or isinstance(resource_id, bool)
+        or not isinstance(resource_id, int | str)
+    ):
+        body.pop("resource_type", None)
+        body.pop("resource_id", None)
 
 
 def _fallback_response(failure: Exception) -> WerkzeugResponse:
