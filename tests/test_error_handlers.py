@@ -333,6 +333,7 @@ def test_trailing_slash_redirect_stays_a_redirect() -> None:
     assert response.headers["Location"].endswith("/things/")
     assert response.headers["Content-Type"].startswith("text/html")
     assert response.headers["X-Request-ID"]
+    assert b"Redirecting" in response.data
 
 
 @pytest.mark.parametrize(
@@ -649,27 +650,33 @@ def test_guard_reraises_when_headers_were_already_sent() -> None:
         _Server(send_at_once=True).run(app, "/healthz")
 
 
-def test_register_error_handlers_is_idempotent() -> None:
-    app = make_app()
+def test_register_error_handlers_is_idempotent(contract: ErrorContract, caplog: pytest.LogCaptureFixture) -> None:
+    app = make_app(boom=raiser(RuntimeError("x")))
     guard = app.wsgi_app
     register_error_handlers(app)
     assert app.wsgi_app is guard
     assert isinstance(guard, JSONFallbackMiddleware)
     assert not isinstance(guard.wsgi_app, JSONFallbackMiddleware)
+    contract.check(get(app, "/boom"), 500)
+    assert len(records(caplog)) == 1
 
 
 # --- logging ----------------------------------------------------------------------------------
 
 
-def test_client_errors_are_logged_without_traceback(client: Any, caplog: pytest.LogCaptureFixture) -> None:
-    client.get("/nope")
-    client.get("/api/courses/crs_missing")
+def test_client_errors_are_logged_without_traceback(
+    client: Any, contract: ErrorContract, caplog: pytest.LogCaptureFixture
+) -> None:
+    contract.check(client.get("/nope"), 404)
+    contract.check(client.get("/api/courses/crs_missing"), 404)
     assert [r.levelno for r in records(caplog)] == [logging.INFO, logging.INFO]
     assert all(r.exc_info is None for r in records(caplog))
 
 
-def test_5xx_http_exceptions_are_logged_once_at_error(caplog: pytest.LogCaptureFixture) -> None:
-    get(make_app(fail=lambda: abort(503)), "/fail")
+def test_5xx_http_exceptions_are_logged_once_at_error(
+    contract: ErrorContract, caplog: pytest.LogCaptureFixture
+) -> None:
+    contract.check(get(make_app(fail=lambda: abort(503)), "/fail"), 503)
     [record] = records(caplog)
     assert record.levelno == logging.ERROR
     assert record.exc_info is not None
