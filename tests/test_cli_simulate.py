@@ -199,6 +199,7 @@ def test_monte_carlo_accepts_the_ends_of_the_range(fail_rate: str) -> None:
         (["--runs", "10", "--fail-rate", "0.5", "--scenario", "ok"], "can't be combined"),
         (["--seed", "-1"], "Invalid value for '--seed'"),
         (["--seed", "x"], "Invalid value for '--seed'"),
+        (["--seed", str(2**53)], "Invalid value for '--seed'"),  # beyond what JSON readers keep exact
         (["--json", "--scenario", "nope"], "unknown outcome 'nope'"),
     ],
 )

@@ -43,7 +43,7 @@ def _fail_rate(ctx: click.Context, param: click.Parameter, value: float | None) 
 )
 @click.option(
     "--seed",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=2**53 - 1),
     metavar="N",
     help="Seed for the jitter (and the failures); a run prints its seed, random when not given.",
 )
