@@ -43,6 +43,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from src.api.contract import ERROR_MEDIA_TYPE
 from src.api.errors import AIServiceError, APIError
 from src.utils.error_logging import log_client_error, log_server_error
 from src.utils.request_id import REQUEST_ID_HEADER, get_request_id, register_request_id
@@ -52,14 +53,11 @@ from src.utils.wsgi_guard import FALLBACK_BODY, JSONFallbackMiddleware
 
 __all__ = [
     "AI_SERVICE_ERROR_MESSAGE",
-    "ERROR_MEDIA_TYPE",
     "INTERNAL_ERROR_MESSAGE",
     "ContractFlask",
     "register_error_handlers",
 ]
 
-#: The ``Content-Type`` of every error response.
-ERROR_MEDIA_TYPE = "application/json"
 #: What the client reads when the server failed unexpectedly.
 INTERNAL_ERROR_MESSAGE = "An unexpected error occurred on the server."
 #: What the client reads when an Anthropic SDK exception escaped a view.
