@@ -89,7 +89,8 @@ def simulate_retry(
     Monte Carlo (--runs N --fail-rate P, not combinable with --scenario): each
     attempt fails with probability P (ConnectionError); reports the success
     rate, attempts per call and the total wait at p50/p95/p99/max per policy,
-    next to theory (1 - P^attempts).
+    next to theory (1 - P^attempts). Each call is measured on its own: the
+    policy's retry budget and circuit breaker are reset before every call.
 
     --json prints {"mode": "scenario", "runs": [...]} or
     {"mode": "monte_carlo", "policies": [...]}. Exit status 0; 2 for bad input.
