@@ -390,3 +390,90 @@ def test_import_is_cheap_and_has_no_side_effects() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+# --- runner, acall, jitter strategies -------------------------------------------------------------
+
+
+def test_runner_reuses_the_machinery_and_matches_call() -> None:
+    seen_call: list[float] = []
+    seen_runner: list[float] = []
+    policy = network_retry.with_fresh_state()
+
+    def flaky_factory() -> object:
+        state = {"n": 0}
+
+        def flaky() -> str:
+            state["n"] += 1
+            if state["n"] < 3:
+                raise ConnectionError("down")
+            return "ok"
+
+        return flaky
+
+    assert policy.call(flaky_factory(), rng=random.Random(5), on_retry=lambda d: seen_call.append(d.wait)) == "ok"  # type: ignore[arg-type]
+    run = policy.runner(rng=random.Random(5), on_retry=lambda d: seen_runner.append(d.wait))
+    assert run(flaky_factory()) == "ok"  # type: ignore[arg-type]
+    assert seen_call == seen_runner
+    assert run(lambda: "first try") == "first try"
+    with pytest.raises(ValueError, match="permanent"):
+        run(mock.Mock(side_effect=ValueError("permanent")))
+
+
+def test_acall_runs_on_an_injected_async_sleep() -> None:
+    slept: list[float] = []
+
+    async def fake_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    attempts = 0
+
+    async def flaky() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 3:
+            raise TimeoutError
+        return "ok"
+
+    policy = ai_retry.with_fresh_state()
+    assert asyncio.run(policy.acall(flaky, sleep=fake_sleep, rng=random.Random(1))) == "ok"
+    assert attempts == 3
+    assert len(slept) == 2
+    assert 4.0 <= slept[0] <= 8.0
+    assert 5.0 <= slept[1] <= 10.0
+
+
+@pytest.mark.parametrize("jitter", ["full", "equal", "decorrelated"])
+def test_comparison_strategies_are_random_and_capped(jitter: str) -> None:
+    policy = RetryPolicy(
+        name="cmp",
+        attempts=6,
+        wait_min=1.0,
+        wait_max=20.0,
+        retry_if=lambda e: True,
+        jitter=jitter,  # type: ignore[arg-type]
+    )
+    runs = [_waits(policy, random.Random(seed)) for seed in range(200)]
+    for index in range(policy.attempts - 1):
+        column = [r[index] for r in runs]
+        lo, hi = policy.wait_bounds(index + 1)
+        assert all(lo <= w <= hi <= policy.wait_max for w in column)
+        assert len(set(column)) > 150
+
+
+def test_no_jitter_waits_exactly_the_exponential() -> None:
+    policy = RetryPolicy(name="cmp", attempts=6, wait_min=1.0, wait_max=10.0, retry_if=lambda e: True, jitter="none")
+    assert _waits(policy, random.Random(1)) == [1.0, 2.0, 4.0, 8.0, 10.0]
+    assert _waits(policy, random.Random(2)) == [1.0, 2.0, 4.0, 8.0, 10.0]
+
+
+def test_unknown_jitter_is_refused() -> None:
+    with pytest.raises(ValueError, match="jitter must be one of"):
+        network_retry.replace(jitter="sometimes")
+
+
+def test_file_retry_does_not_retry_http_errors() -> None:
+    fn = mock.Mock(side_effect=http_error(404), __qualname__="download")
+    with pytest.raises(urllib.error.HTTPError):
+        file_retry(fn)()
+    assert fn.call_count == 1

@@ -136,6 +136,7 @@ def simulate_call(
     clock: VirtualClock,
     rng: random.Random,
     on_retry: RetryHook | None = None,
+    runner: Callable[[Callable[[], None]], None] | None = None,
 ) -> CallTrace:
     """Run one call through ``policy``: ``source`` decides each attempt, ``clock`` takes the waits.
 
@@ -144,7 +145,9 @@ def simulate_call(
     the process. The global retry hooks still fire; wrap the run in
     :func:`silenced_retry_hooks` to keep them quiet. An exception raised by
     ``source`` itself (not returned by it) propagates unchanged rather than being
-    mistaken for the call's failure.
+    mistaken for the call's failure. For many calls, pass ``runner``, a
+    ``policy.runner(sleep=clock.advance, rng=rng)`` built once, instead of
+    paying for a fresh ``policy.call`` each time.
     """
     started = clock.now
     attempts = 0
@@ -161,7 +164,10 @@ def simulate_call(
             raise last
 
     try:
-        policy.call(attempt, sleep=clock.advance, rng=rng, on_retry=on_retry)
+        if runner is not None:
+            runner(attempt)
+        else:
+            policy.call(attempt, sleep=clock.advance, rng=rng, on_retry=on_retry)
     except _SourceFailed as failed:
         bug = failed.__cause__
         assert bug is not None  # set by `raise ... from bug` above

@@ -88,6 +88,7 @@ def run_monte_carlo(
     jitter = random.Random(seed)
     clock = VirtualClock()
     isolated = policy.with_fresh_state(clock.time)
+    runner = isolated.runner(sleep=clock.advance, rng=jitter)
 
     def source(attempt: int, now: float) -> BaseException | None:
         if failures.random() < fail_rate:
@@ -100,7 +101,7 @@ def run_monte_carlo(
     with silenced_retry_hooks():
         for done in range(1, runs + 1):
             isolated.reset()
-            trace = simulate_call(isolated, source, clock=clock, rng=jitter)
+            trace = simulate_call(isolated, source, clock=clock, rng=jitter, runner=runner)
             successes += trace.error is None
             attempts += trace.attempts
             waits.append(trace.elapsed)

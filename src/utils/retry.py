@@ -45,7 +45,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from types import MappingProxyType, TracebackType
-from typing import Any, ParamSpec, TypeVar, cast, overload
+from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
 
 import tenacity as _tenacity
 
@@ -59,6 +59,8 @@ from src.utils.transient import (
 )
 
 __all__ = [
+    "JITTER_STRATEGIES",
+    "Jitter",
     "RetryDetails",
     "RetryHook",
     "RetryPolicy",
@@ -70,6 +72,10 @@ __all__ = [
     "set_on_retry_hooks",
     "set_testing",
 ]
+
+#: The backoff strategies a policy can use; see :attr:`RetryPolicy.jitter`.
+Jitter = Literal["window", "full", "equal", "decorrelated", "none"]
+JITTER_STRATEGIES: tuple[Jitter, ...] = ("window", "full", "equal", "decorrelated", "none")
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -193,23 +199,32 @@ async def _async_sleep(seconds: float) -> None:
 
 
 class _JitteredBackoff(_tenacity.wait.wait_base):
-    """Exponential windows that always keep their jitter, floored by Retry-After."""
+    """The policy's backoff (see :attr:`RetryPolicy.jitter`), floored by Retry-After."""
 
     def __init__(self, policy: RetryPolicy, rng: random.Random | None) -> None:
         self._policy = policy
         self._uniform = (rng or random).uniform
 
     def __call__(self, retry_state: _tenacity.RetryCallState) -> float:
-        lo, hi = self._policy.wait_bounds(retry_state.attempt_number)
+        policy = self._policy
+        attempt = retry_state.attempt_number
+        if policy.jitter == "decorrelated":
+            # AWS's "decorrelated jitter": each wait depends on the previous one.
+            previous = retry_state.upcoming_sleep if attempt > 1 else policy.wait_min
+            lo, hi = policy.wait_min, min(policy.wait_max, max(previous, policy.wait_min) * 3.0)
+        else:
+            lo, hi = policy.wait_bounds(attempt)
         outcome = retry_state.outcome
         exc = outcome.exception() if outcome is not None else None
         asked = retry_after_of(exc) if exc is not None else None
         if asked is None:
             return self._uniform(lo, hi)
-        if asked > self._policy.wait_max:
+        if asked > policy.wait_max:
             return asked  # _StopPolicy sees this and gives up rather than block.
+        if policy.jitter != "window":
+            return max(asked, self._uniform(lo, hi))
         floor = max(lo, asked)
-        return self._uniform(floor, max(hi, min(self._policy.wait_max, asked + (hi - lo))))
+        return self._uniform(floor, max(hi, min(policy.wait_max, asked + (hi - lo))))
 
 
 class _StopPolicy(_tenacity.stop.stop_base):
@@ -336,6 +351,13 @@ class RetryPolicy:
     """Shared by every call of this policy (and its tuned copies): caps retries when failures dominate."""
     breaker: CircuitBreaker | None = field(default=None, compare=False)
     """Shared likewise: refuses calls at once while the upstream keeps failing."""
+    jitter: Jitter = "window"
+    """How waits are randomised. ``"window"`` (the default, described in the module
+    docstring) keeps every wait random and inside ``[wait_min, wait_max]``. The others
+    exist to compare strategies, as in AWS's "Exponential Backoff And Jitter", with
+    ``e_n = min(wait_max, wait_min * 2**(n-1))``: ``"full"`` draws from ``[0, e_n]``,
+    ``"equal"`` from ``[e_n/2, e_n]``, ``"decorrelated"`` from
+    ``[wait_min, min(wait_max, 3 * previous wait)]``, and ``"none"`` waits exactly ``e_n``."""
 
     def __post_init__(self) -> None:
         if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
@@ -344,11 +366,27 @@ class RetryPolicy:
             raise ValueError(
                 f"need 0 < wait_min < wait_max for jittered waits, got {self.wait_min!r}, {self.wait_max!r}"
             )
+        if self.jitter not in JITTER_STRATEGIES:
+            raise ValueError(f"jitter must be one of {', '.join(JITTER_STRATEGIES)}, got {self.jitter!r}")
 
     def wait_bounds(self, attempt: int) -> tuple[float, float]:
-        """The ``(low, high)`` window the wait after failed attempt ``attempt`` is drawn from."""
-        hi = min(self.wait_max, self.wait_min * 2.0 ** min(max(attempt, 1), 64))
-        return max(self.wait_min, hi / 2.0), hi
+        """The ``(low, high)`` window the wait after failed attempt ``attempt`` is drawn from.
+
+        For ``jitter="decorrelated"`` the window also depends on the previous wait;
+        this returns the widest it can be, ``(wait_min, wait_max)``.
+        """
+        n = min(max(attempt, 1), 64)
+        if self.jitter == "window":
+            hi = min(self.wait_max, self.wait_min * 2.0**n)
+            return max(self.wait_min, hi / 2.0), hi
+        exp = min(self.wait_max, self.wait_min * 2.0 ** (n - 1))
+        if self.jitter == "full":
+            return 0.0, exp
+        if self.jitter == "equal":
+            return exp / 2.0, exp
+        if self.jitter == "none":
+            return exp, exp
+        return self.wait_min, self.wait_max
 
     def is_retryable(self, exc: BaseException) -> bool:
         """Whether this policy would retry after ``exc`` (ignoring attempts left and Retry-After)."""
@@ -413,11 +451,69 @@ class RetryPolicy:
         ``sleep`` replaces the real sleep (a virtual clock's ``advance``, say),
         ``rng`` makes the jitter reproducible and ``on_retry`` sees every retry
         besides the global hooks. Returns what ``fn`` returns, or raises its last
-        exception, exactly as the decorated function would.
+        exception, exactly as the decorated function would. The call counts
+        against this policy's shared budget and breaker: use
+        :meth:`with_fresh_state` for runs that must not share them.
         """
-        retrying = self._retrying(sleep=sleep or _sleep, rng=rng, on_retry=on_retry)
+        return self.runner(sleep=sleep, rng=rng, on_retry=on_retry)(fn)
+
+    def runner(
+        self,
+        *,
+        sleep: Callable[[float], None] | None = None,
+        rng: random.Random | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> Callable[[Callable[[], T]], T]:
+        """:meth:`call` with its clock, random source and hook fixed, for running many calls.
+
+        Builds tenacity's machinery once instead of per call, and like the decorator
+        runs the first attempt outside it, so a simulation of 100,000 calls spends
+        its time in the retries. The returned function is not reentrant: don't call
+        it from inside the ``fn`` it is running.
+        """
+        retrying = cast(_tenacity.Retrying, self._retrying(sleep=sleep or _sleep, rng=rng, on_retry=on_retry))
+        guarded = self.budget is not None or self.breaker is not None
+
+        def run(fn: Callable[[], T]) -> T:
+            if guarded:
+                _check_call_allowed(self)
+            try:
+                result = fn()
+            except Exception as first:
+                if guarded:
+                    _record(self, first)
+                return cast(T, retrying(_Attempts(self, fn, first)))
+            if guarded:
+                _record(self, None)
+            return result
+
+        return run
+
+    async def acall(
+        self,
+        fn: Callable[[], Awaitable[T]],
+        *,
+        sleep: Callable[[float], Awaitable[None]] | None = None,
+        rng: random.Random | None = None,
+        on_retry: RetryHook | None = None,
+    ) -> T:
+        """The asyncio twin of :meth:`call`: awaits ``fn()`` under this policy, sleeping with ``sleep``.
+
+        Use it to run many concurrent calls on one virtual clock (an event loop
+        whose time is simulated), as the fleet simulation does.
+        """
+        retrying = cast(
+            _tenacity.AsyncRetrying,
+            self._retrying(sleep=sleep or _async_sleep, rng=rng, on_retry=on_retry, asynchronous=True),
+        )
         _check_call_allowed(self)
-        return cast(T, retrying(_Attempts(self, fn, None)))
+        try:
+            result = await fn()
+        except Exception as first:
+            _record(self, first)
+            return cast(T, await retrying(_AsyncAttempts(self, fn, first)))
+        _record(self, None)
+        return result
 
     def _retrying(
         self,

@@ -120,9 +120,13 @@ def is_transient_file_error(exc: BaseException) -> bool:
 
     Any ``OSError`` (``PermissionError``, a busy device, a full disk being
     cleaned up...) except those no amount of waiting cures: ``FileNotFoundError``,
-    ``FileExistsError``, ``IsADirectoryError`` and ``NotADirectoryError``.
+    ``FileExistsError``, ``IsADirectoryError`` and ``NotADirectoryError``, nor an
+    HTTP error response that happens to subclass ``OSError``.
     """
-    return isinstance(exc, OSError) and not isinstance(exc, _PERMANENT_FILE_ERRORS)
+    if not isinstance(exc, OSError) or isinstance(exc, _PERMANENT_FILE_ERRORS):
+        return False
+    # urllib's HTTPError is an OSError too, but an HTTP answer is not a file error.
+    return http_status_of(exc) is None
 
 
 def _is_transient_transport(exc: BaseException) -> bool:
