@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from jsonschema import Draft202012Validator
 from werkzeug.test import TestResponse
 
 from app import create_app
+from src.utils.retry import ai_retry, file_retry, network_retry, set_testing
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "src" / "api" / "error_contract.schema.json"
 ADMIN_TOKEN = "test-admin-token"
@@ -112,3 +114,14 @@ def app() -> Flask:
 def client(app: Flask) -> FlaskClient:
     """A test client for ``app``."""
     return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def _retry_policies_for_tests() -> Iterator[None]:
+    """Every test: retry waits are computed but never slept, and the shared budget and breaker start clean."""
+    for policy in (ai_retry, file_retry, network_retry):
+        policy.reset()
+    with set_testing(True):
+        yield
+    for policy in (ai_retry, file_retry, network_retry):
+        policy.reset()
