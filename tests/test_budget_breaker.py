@@ -4,22 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
 from unittest import mock
 
 import pytest
 
 from src.utils.breaker import CircuitBreaker
 from src.utils.budget import RetryBudget
-from src.utils.retry import RetryPolicy, ai_retry, network_retry, set_on_retry_hooks, set_testing
-
-
-@pytest.fixture(autouse=True)
-def _no_real_sleep() -> Iterator[None]:
-    ai_retry.reset()
-    with set_testing(True):
-        yield
-    ai_retry.reset()
+from src.utils.retry import RetryPolicy, network_retry, set_on_retry_hooks
 
 
 class Clock:

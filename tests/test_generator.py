@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import anthropic
 import pytest
 
 from src.api.errors import AIServiceError
 from src.generators.base_generator import AsyncBaseGenerator, BaseGenerator
-from src.utils.retry import ai_retry, set_testing
 from tests.fakes import (
     HANG,
     RESET,
@@ -25,14 +24,6 @@ from tests.fakes import (
 
 OVERLOADED = anthropic_error(529, "overloaded_error")
 SERVER_ERROR = anthropic_error(500, "api_error")
-
-
-@pytest.fixture(autouse=True)
-def _no_real_sleep() -> Iterator[None]:
-    ai_retry.reset()
-    with set_testing(True):
-        yield
-    ai_retry.reset()
 
 
 # Building a client costs ~60 ms (an SSL context); copies made with with_options() share its pool.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -13,18 +13,10 @@ import httpx2
 import pytest
 import requests
 
-from src.utils.retry import ai_retry, network_retry, set_testing
+from src.utils.retry import network_retry
 from tests.fakes import HANG, RESET, Reply, scripted_server, status
 
 OK = status(200, {"ok": True})
-
-
-@pytest.fixture(autouse=True)
-def _no_real_sleep() -> Iterator[None]:
-    ai_retry.reset()
-    with set_testing(True):
-        yield
-    ai_retry.reset()
 
 
 # Long enough for a loaded machine to answer on loopback, short enough that a hung reply costs little.

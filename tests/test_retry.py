@@ -30,14 +30,6 @@ from src.utils.retry import (
 POLICIES = [ai_retry, file_retry, network_retry]
 
 
-@pytest.fixture(autouse=True)
-def _no_real_sleep() -> Iterator[None]:
-    ai_retry.reset()
-    with set_testing(True):
-        yield
-    ai_retry.reset()
-
-
 @pytest.fixture
 def retries() -> Iterator[list[RetryDetails]]:
     """Collect every retry the policies announce."""
