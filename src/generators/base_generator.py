@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from src.api.errors import AIServiceError
 from src.utils.retry import ai_retry
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
     import anthropic
 
 __all__ = ["DEFAULT_MODEL", "DEFAULT_TIMEOUT", "AsyncBaseGenerator", "BaseGenerator", "to_ai_service_error"]
+
+ClientT = TypeVar("ClientT")
 
 DEFAULT_MODEL = "claude-sonnet-5-5"
 #: Seconds one HTTP attempt may take (read, write, pool); connecting gets at most 5 s.
@@ -76,7 +78,45 @@ def _timeout(seconds: float) -> Any:
     return anthropic.Timeout(seconds, connect=min(_CONNECT_TIMEOUT, seconds))
 
 
-class BaseGenerator:
+class _Generator(Generic[ClientT]):
+    """What the sync and async generators share: settings, the lazily built client, the request."""
+
+    def __init__(
+        self,
+        client: ClientT | None = None,
+        model: str = DEFAULT_MODEL,
+        *,
+        max_tokens: int = 1024,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        # Both SDK clients have with_options(); a TypeVar can't say so without a Protocol for one call.
+        self._client: ClientT | None = (
+            cast(ClientT, cast(Any, client).with_options(max_retries=0, timeout=_timeout(timeout))) if client else None
+        )
+        self.model = model
+        self.max_tokens = max_tokens
+        self.timeout = timeout
+
+    @property
+    def client(self) -> ClientT:
+        """The SDK client, built from the environment on first use."""
+        if self._client is None:
+            self._client = self._new_client(max_retries=0, timeout=_timeout(self.timeout))
+        return self._client
+
+    def _new_client(self, **options: Any) -> ClientT:
+        raise NotImplementedError
+
+    def _request(self, prompt: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "max_tokens": self.max_tokens,
+            **kwargs,
+            "messages": [{"role": "user", "content": prompt}],
+        }
+
+
+class BaseGenerator(_Generator["anthropic.Anthropic"]):
     """Generate text with one ``messages.create`` call, retried by :data:`ai_retry`.
 
     Without ``client``, builds ``anthropic.Anthropic(max_retries=0)`` on first
@@ -87,27 +127,10 @@ class BaseGenerator:
     ``3 * timeout + 20`` seconds.
     """
 
-    def __init__(
-        self,
-        client: anthropic.Anthropic | None = None,
-        model: str = DEFAULT_MODEL,
-        *,
-        max_tokens: int = 1024,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        self._client = client.with_options(max_retries=0, timeout=_timeout(timeout)) if client else None
-        self.model = model
-        self.max_tokens = max_tokens
-        self.timeout = timeout
+    def _new_client(self, **options: Any) -> anthropic.Anthropic:
+        import anthropic
 
-    @property
-    def client(self) -> anthropic.Anthropic:
-        """The SDK client, built from the environment on first use."""
-        if self._client is None:
-            import anthropic
-
-            self._client = anthropic.Anthropic(max_retries=0, timeout=_timeout(self.timeout))
-        return self._client
+        return anthropic.Anthropic(**options)
 
     def generate(self, prompt: str, **kwargs: Any) -> str:
         """Return the model's text answer to ``prompt``.
@@ -115,58 +138,38 @@ class BaseGenerator:
         Extra keyword arguments go to ``messages.create`` (``system``,
         ``temperature``...). Raises :class:`AIServiceError` when the call fails
         for good: a permanent error, retries exhausted, a Retry-After longer than
-        the policy allows, or a response without text.
+        the policy allows, the policy's breaker or budget refusing (503), or a
+        response without text.
         """
         try:
-            return _text_of(self._create(prompt, **kwargs))
+            return _text_of(self._create(self._request(prompt, kwargs)))
         except AIServiceError:
             raise
         except Exception as exc:
             raise to_ai_service_error(exc) from exc
 
     @ai_retry
-    def _create(self, prompt: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("max_tokens", self.max_tokens)
-        return self.client.messages.create(model=self.model, messages=[{"role": "user", "content": prompt}], **kwargs)
+    def _create(self, request: dict[str, Any]) -> Any:
+        return self.client.messages.create(**request)
 
 
-class AsyncBaseGenerator:
+class AsyncBaseGenerator(_Generator["anthropic.AsyncAnthropic"]):
     """The asyncio twin of :class:`BaseGenerator`, on ``anthropic.AsyncAnthropic``."""
 
-    def __init__(
-        self,
-        client: anthropic.AsyncAnthropic | None = None,
-        model: str = DEFAULT_MODEL,
-        *,
-        max_tokens: int = 1024,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        self._client = client.with_options(max_retries=0, timeout=_timeout(timeout)) if client else None
-        self.model = model
-        self.max_tokens = max_tokens
-        self.timeout = timeout
+    def _new_client(self, **options: Any) -> anthropic.AsyncAnthropic:
+        import anthropic
 
-    @property
-    def client(self) -> anthropic.AsyncAnthropic:
-        """The async SDK client, built from the environment on first use."""
-        if self._client is None:
-            import anthropic
-
-            self._client = anthropic.AsyncAnthropic(max_retries=0, timeout=_timeout(self.timeout))
-        return self._client
+        return anthropic.AsyncAnthropic(**options)
 
     async def generate(self, prompt: str, **kwargs: Any) -> str:
         """Return the model's text answer to ``prompt``; see :meth:`BaseGenerator.generate`."""
         try:
-            return _text_of(await self._create(prompt, **kwargs))
+            return _text_of(await self._create(self._request(prompt, kwargs)))
         except AIServiceError:
             raise
         except Exception as exc:
             raise to_ai_service_error(exc) from exc
 
     @ai_retry
-    async def _create(self, prompt: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("max_tokens", self.max_tokens)
-        return await self.client.messages.create(
-            model=self.model, messages=[{"role": "user", "content": prompt}], **kwargs
-        )
+    async def _create(self, request: dict[str, Any]) -> Any:
+        return await self.client.messages.create(**request)
