@@ -1,0 +1,304 @@
+"""Section ``http``: requests per second of the JSON error responses on a real WSGI server.
+
+Two gunicorn servers (sync workers, 127.0.0.1, free ports) serve the apps of
+:mod:`bench.bench_app`: the course API with our handlers, and a plain Flask app without them. The
+load generator of :mod:`bench.loadgen` then drives, route by route, bounded bursts of fresh
+connections:
+
+* ``GET /healthz`` on our app: the plain 200 JSON route, the baseline;
+* our JSON 404 for an unknown URL and for an unknown course (``NotFoundError``), the 405 of
+  ``DELETE /healthz`` (with ``Allow``), the 429 of the rate-limited summary route and the 500 of
+  ``GET /bench/boom`` (which also writes its traceback to the server's log, as in production);
+* Flask's default HTML 404 and its ``/healthz`` on the plain app.
+
+Before measuring, one response of each route is checked: the status, and for our error routes the
+whole contract (``validate_error_response``). Then every round gives each route one burst, in an
+order rotated each round; a route's figure is its median over the rounds and its ratio the median
+of the per-round ratios. Target: every JSON error route at least 0.9 of the plain route.
+
+The servers always stop (SIGTERM, then SIGKILL after a grace period), whatever happens.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from bench import REPO_ROOT
+from bench.bench_app import BOOM_PATH, RATE_LIMITED_PATH
+from bench.loadgen import LOCALHOST, build_request, hammer
+from bench.report import Ratio, Row, Section, Target
+from bench.timing import median, paired_ratio, rotated
+from src.api.contract import ContractViolation, validate_error_response
+
+__all__ = ["DEFAULT", "QUICK", "ROUTES", "TARGET_RATIO", "Route", "Sizes", "gunicorn", "run"]
+
+#: The issue's goal: each JSON error route serves at least this share of the plain route's rate.
+TARGET_RATIO = 0.9
+
+_CONTRACT_APP = "bench.bench_app:create_bench_app()"
+_PLAIN_APP = "bench.bench_app:create_plain_app()"
+_STARTUP_TIMEOUT = 30.0
+_STOP_TIMEOUT = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Sizes:
+    """How hard and how long the section drives the servers."""
+
+    rounds: int
+    burst_seconds: float
+    """Upper bound on one burst's duration."""
+    burst_requests: int
+    """Upper bound on one burst's requests."""
+    concurrency: int
+    """Client threads, each with one connection at a time."""
+    workers: int = 1
+    """gunicorn sync workers per server."""
+
+
+DEFAULT = Sizes(rounds=5, burst_seconds=0.6, burst_requests=5000, concurrency=4)
+QUICK = Sizes(rounds=1, burst_seconds=0.05, burst_requests=20, concurrency=2)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One route the load generator drives."""
+
+    key: str
+    label: str
+    server: str
+    """``"contract"`` (our app) or ``"plain"`` (plain Flask)."""
+    method: str
+    path: str
+    status: int
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("healthz", "200 GET /healthz (plain route)", "contract", "GET", "/healthz", 200),
+    Route("json_404", "404 JSON, unknown URL", "contract", "GET", "/no/such/page", 404),
+    Route("json_404_course", "404 JSON, NotFoundError", "contract", "GET", "/api/courses/crs_missing", 404),
+    Route("json_405", "405 JSON, DELETE /healthz", "contract", "DELETE", "/healthz", 405),
+    Route("json_429", "429 JSON, rate-limited summary", "contract", "POST", RATE_LIMITED_PATH, 429),
+    Route("json_500", "500 JSON, view raised", "contract", "GET", BOOM_PATH, 500),
+    Route("flask_404", "404 HTML, plain Flask", "plain", "GET", "/no/such/page", 404),
+    Route("flask_200", "200 GET /healthz, plain Flask", "plain", "GET", "/healthz", 200),
+)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOCALHOST, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _get(port: int, method: str, path: str) -> tuple[int, http.client.HTTPMessage, bytes]:
+    connection = http.client.HTTPConnection(LOCALHOST, port, timeout=5)
+    try:
+        connection.request(method, path, headers={"Content-Length": "0"} if method == "POST" else {})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=_STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=_STOP_TIMEOUT)
+
+
+def _wait_until_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
+    deadline = time.monotonic() + _STARTUP_TIMEOUT
+    while True:
+        try:
+            if _get(port, "GET", "/healthz")[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"gunicorn did not answer within {_STARTUP_TIMEOUT:g} s: {_tail(log_path)}")
+        try:
+            # Waiting on the process is the pause between polls and notices a crash at once.
+            process.wait(timeout=0.05)
+        except subprocess.TimeoutExpired:
+            continue
+        raise RuntimeError(f"gunicorn exited with {process.returncode}: {_tail(log_path)}")
+
+
+def _tail(log_path: Path) -> str:
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return "(no log)"
+    return " / ".join(lines[-5:])
+
+
+@contextlib.contextmanager
+def gunicorn(app_spec: str, *, workers: int, log_path: Path) -> Iterator[int]:
+    """Serve ``app_spec`` with gunicorn on a free port of 127.0.0.1; yield the port once it answers.
+
+    Output goes to ``log_path``. On exit the server gets SIGTERM and, if it has not stopped within
+    10 s, SIGKILL.
+    """
+    port = _free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"{LOCALHOST}:{port}",
+                "--workers",
+                str(workers),
+                "--worker-class",
+                "sync",
+                "--graceful-timeout",
+                "5",
+                "--log-level",
+                "warning",
+                # gunicorn 27 otherwise shares one control socket in ~/.gunicorn between all servers.
+                "--no-control-socket",
+                app_spec,
+            ],
+            cwd=REPO_ROOT,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        _wait_until_ready(process, port, log_path)
+        yield port
+    finally:
+        _stop(process)
+
+
+def _check(route: Route, port: int) -> str | None:
+    """One request to ``route``; a description of what is wrong with the answer, or None."""
+    status, headers, body = _get(port, route.method, route.path)
+    if status != route.status:
+        return f"{route.key}: expected {route.status}, got {status}"
+    if route.server == "contract" and status >= 400:
+        try:
+            validate_error_response(status, headers.items(), body, method=route.method)
+        except ContractViolation as violation:
+            return f"{route.key}: {'; '.join(violation.problems)}"
+    if route.key == "flask_404" and not headers.get("Content-Type", "").startswith("text/html"):
+        return f"{route.key}: expected Flask's HTML page, got {headers.get('Content-Type')}"
+    return None
+
+
+def _measure(
+    ports: dict[str, int], sizes: Sizes
+) -> tuple[dict[str, list[float]], dict[str, Counter[int]], dict[str, int]]:
+    """Requests per second of each route per round, the statuses seen and the socket errors."""
+    requests = {route.key: build_request(route.method, route.path, ports[route.server]) for route in ROUTES}
+    by_key = {route.key: route for route in ROUTES}
+    # Warm-up, not recorded: imports on first use, and the limiter's one allowed call per worker.
+    for route in ROUTES:
+        hammer(
+            ports[route.server],
+            requests[route.key],
+            concurrency=sizes.concurrency,
+            max_requests=max(4 * sizes.workers, min(50, sizes.burst_requests)),
+            max_seconds=max(0.2, sizes.burst_seconds),
+        )
+    rps: dict[str, list[float]] = {route.key: [] for route in ROUTES}
+    statuses: dict[str, Counter[int]] = {route.key: Counter() for route in ROUTES}
+    errors: dict[str, int] = dict.fromkeys(by_key, 0)
+    keys = list(by_key)
+    for round_index in range(sizes.rounds):
+        for key in rotated(keys, round_index):
+            window = hammer(
+                ports[by_key[key].server],
+                requests[key],
+                concurrency=sizes.concurrency,
+                max_requests=sizes.burst_requests,
+                max_seconds=sizes.burst_seconds,
+            )
+            rps[key].append(window.rps)
+            statuses[key].update(window.statuses)
+            errors[key] += window.errors
+    return rps, statuses, errors
+
+
+def run(sizes: Sizes = DEFAULT) -> Section:
+    """Serve both apps, check each route once, then measure; see the module docstring."""
+    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp, contextlib.ExitStack() as stack:
+        ports = {
+            server: stack.enter_context(gunicorn(spec, workers=sizes.workers, log_path=Path(tmp, f"{server}.log")))
+            for server, spec in (("contract", _CONTRACT_APP), ("plain", _PLAIN_APP))
+        }
+        for _ in range(sizes.workers):  # spend the limiter's one allowed call (per worker, roughly)
+            _get(ports["contract"], "POST", RATE_LIMITED_PATH)
+        problems = [problem for route in ROUTES if (problem := _check(route, ports[route.server])) is not None]
+        if problems:
+            raise RuntimeError("responses are not what the benchmark expects: " + " | ".join(problems))
+        rps, statuses, errors = _measure(ports, sizes)
+
+    rows = []
+    for route in ROUTES:
+        ratios = []
+        if route.key != "healthz":
+            ratios.append(Ratio("healthz", "/healthz", paired_ratio(rps[route.key], rps["healthz"])))
+        if route.server == "contract" and route.status >= 400:
+            ratios.append(Ratio("flask_404", "Flask 404", paired_ratio(rps[route.key], rps["flask_404"])))
+        target = None
+        if route.server == "contract" and route.status >= 400:
+            target = Target(f"≥ {TARGET_RATIO:g}× /healthz", ratios[0].value >= TARGET_RATIO)
+        unexpected = sum(count for status, count in statuses[route.key].items() if status != route.status)
+        note = ""
+        if unexpected or errors[route.key]:
+            note = f"{unexpected} unexpected statuses, {errors[route.key]} socket errors"
+        rows.append(
+            Row(
+                key=route.key,
+                label=route.label,
+                value=median(rps[route.key]),
+                unit="req/s",
+                ratios=tuple(ratios),
+                target=target,
+                note=note,
+                extra={
+                    "method": route.method,
+                    "path": route.path,
+                    "server": route.server,
+                    "rps_per_round": rps[route.key],
+                    "statuses": {str(status): count for status, count in sorted(statuses[route.key].items())},
+                    "socket_errors": errors[route.key],
+                },
+            )
+        )
+    return Section(
+        key="http",
+        title=(
+            f"Error responses on gunicorn ({sizes.workers} sync worker{'s' if sizes.workers > 1 else ''}, "
+            f"{sizes.concurrency} client threads, fresh connections; median of {sizes.rounds} rounds)"
+        ),
+        rows=tuple(rows),
+        notes=(
+            "Ratios are medians of per-round ratios; the 500 includes writing its traceback to the server log.",
+            "Every error route's response was checked against the contract before the load.",
+        ),
+        params=asdict(sizes),
+    )
