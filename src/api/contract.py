@@ -26,6 +26,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "ERROR_MEDIA_TYPE",
+    "REQUEST_ID_PATTERN",
     "SCHEMA_PATH",
     "ContractViolation",
     "SupportsItems",
@@ -40,8 +41,10 @@ SCHEMA_PATH = Path(__file__).with_name("error_contract.schema.json")
 #: The media type of every error response.
 ERROR_MEDIA_TYPE = "application/json"
 
+#: What an ``X-Request-ID`` header must match in full (``fullmatch``), on every response.
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
 _MAX_SAFE_INTEGER = 2**53 - 1
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _FORBIDDEN_CHARS = re.compile(
     "[\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff"
     + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(1, 17))
@@ -155,7 +158,7 @@ def validate_error_response(
         problems.append(f"Content-Type is {content_types[0]!r}, not {ERROR_MEDIA_TYPE}")
 
     request_ids = fields.get("x-request-id", [])
-    if len(request_ids) != 1 or _REQUEST_ID.fullmatch(request_ids[0]) is None:
+    if len(request_ids) != 1 or REQUEST_ID_PATTERN.fullmatch(request_ids[0]) is None:
         problems.append(f"X-Request-ID must be one id of 1-64 characters [A-Za-z0-9._-], got {request_ids!r}")
 
     parsed: Any = None
