@@ -153,3 +153,105 @@ def scripted_server(script: Sequence[Reply]) -> Iterator[ScriptedServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+# --- paced faults: replies whose timing is the fault ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Paced(Reply):
+    """A ``"status"`` reply sent on a schedule: late, in a trickle, or stalled part-way.
+
+    ``delay`` seconds pass before the first byte; then the raw response (status line, headers
+    with ``Content-Length`` and ``Connection: close``, body) goes out ``chunk`` bytes at a time,
+    ``interval`` seconds apart. With ``stall_after``, only that many bytes are sent and the
+    connection then stays silent until the server stops. Every wait ends early when the server
+    stops, so no reply outlives its :func:`fault_server` block. Serve these with
+    :func:`fault_server`; :func:`scripted_server` would send them at once.
+    """
+
+    delay: float = 0.0
+    interval: float = 0.0
+    chunk: int = 0
+    stall_after: int | None = None
+
+
+def delayed(reply: Reply, seconds: float) -> Paced:
+    """``reply`` (a status reply) sent whole, ``seconds`` after the request arrived."""
+    return Paced("status", reply.status, reply.headers, reply.body, delay=seconds)
+
+
+def trickled(reply: Reply, interval: float, chunk: int = 1) -> Paced:
+    """``reply`` sent ``chunk`` bytes every ``interval`` seconds: each read is quick, the whole is slow."""
+    return Paced("status", reply.status, reply.headers, reply.body, interval=interval, chunk=chunk)
+
+
+def stalled(reply: Reply, after: int) -> Paced:
+    """The first ``after`` bytes of ``reply`` (status line and headers included), then silence."""
+    return Paced("status", reply.status, reply.headers, reply.body, stall_after=after)
+
+
+def raw_response(reply: Reply) -> bytes:
+    """``reply`` as the bytes of an HTTP/1.1 response that closes its connection."""
+    lines = [f"HTTP/1.1 {reply.status} Fake"]
+    lines += [f"{name}: {value}" for name, value in reply.headers.items()]
+    lines += [f"Content-Length: {len(reply.body)}", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode("latin-1") + reply.body
+
+
+def _paced_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
+    base = _handler(server)
+
+    class PacedHandler(base):  # type: ignore[valid-type,misc]
+        def _serve(self) -> None:
+            upcoming = server._script[min(server.count, len(server._script) - 1)]
+            if not isinstance(upcoming, Paced):
+                super()._serve()
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            reply = server.next_reply(self.command, self.path)
+            assert isinstance(reply, Paced)
+            self.close_connection = True
+            data = raw_response(reply)
+            stopping = server._stopping
+            try:
+                if reply.delay and stopping.wait(reply.delay):
+                    return
+                if reply.stall_after is not None:
+                    self.wfile.write(data[: reply.stall_after])
+                    stopping.wait(30)
+                    return
+                step = reply.chunk or len(data)
+                for start in range(0, len(data), step):
+                    if start and reply.interval and stopping.wait(reply.interval):
+                        return
+                    self.wfile.write(data[start : start + step])
+            except OSError:
+                # The client gave up (its timeout) and closed the connection: that is the point.
+                return
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+    return PacedHandler
+
+
+@contextmanager
+def fault_server(script: Sequence[Reply]) -> Iterator[ScriptedServer]:
+    """:func:`scripted_server` that also honours :class:`Paced` replies; one request at a time."""
+    if not script:
+        raise ValueError("a script needs at least one reply")
+    state = ScriptedServer(url="", requests=[], _script=list(script), _stopping=threading.Event())
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _paced_handler(state))
+    httpd.daemon_threads = True
+    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state._stopping.set()
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
