@@ -32,7 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench import REPO_ROOT
@@ -42,7 +42,7 @@ from bench.report import Ratio, Row, Section, Target
 from bench.timing import median, paired_ratio, rotated
 from src.api.contract import ContractViolation, validate_error_response
 
-__all__ = ["DEFAULT", "QUICK", "ROUTES", "TARGET_RATIO", "Route", "Sizes", "gunicorn", "run"]
+__all__ = ["DEFAULT", "QUICK", "ROUTES", "TARGET_RATIO", "Route", "Server", "Sizes", "gunicorn", "run"]
 
 #: The issue's goal: each JSON error route serves at least this share of the plain route's rate.
 TARGET_RATIO = 0.9
@@ -51,6 +51,7 @@ _CONTRACT_APP = "bench.bench_app:create_bench_app()"
 _PLAIN_APP = "bench.bench_app:create_plain_app()"
 _STARTUP_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,7 @@ class Sizes:
     """gunicorn sync workers per server."""
 
 
-DEFAULT = Sizes(rounds=5, burst_seconds=0.6, burst_requests=5000, concurrency=4)
+DEFAULT = Sizes(rounds=12, burst_seconds=0.25, burst_requests=2000, concurrency=4)
 QUICK = Sizes(rounds=1, burst_seconds=0.05, burst_requests=20, concurrency=2)
 
 
@@ -151,9 +152,30 @@ def _tail(log_path: Path) -> str:
     return " / ".join(lines[-5:])
 
 
+@dataclass(frozen=True, slots=True)
+class Server:
+    """A running gunicorn: its port on 127.0.0.1 and the arbiter's process id."""
+
+    port: int
+    pid: int
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time (user + system) used so far by the current workers; None without Linux's /proc."""
+        try:
+            children = Path(f"/proc/{self.pid}/task/{self.pid}/children").read_text(encoding="ascii").split()
+            total = 0
+            for child in children:
+                with contextlib.suppress(OSError):  # a worker that just exited
+                    fields = Path(f"/proc/{child}/stat").read_text(encoding="ascii").rsplit(")", 1)[1].split()
+                    total += int(fields[11]) + int(fields[12])  # utime and stime, fields 14 and 15
+        except (OSError, ValueError, IndexError):
+            return None
+        return total / _CLOCK_TICKS
+
+
 @contextlib.contextmanager
-def gunicorn(app_spec: str, *, workers: int, log_path: Path) -> Iterator[int]:
-    """Serve ``app_spec`` with gunicorn on a free port of 127.0.0.1; yield the port once it answers.
+def gunicorn(app_spec: str, *, workers: int, log_path: Path) -> Iterator[Server]:
+    """Serve ``app_spec`` with gunicorn on a free port of 127.0.0.1; yield it once it answers.
 
     Output goes to ``log_path``. On exit the server gets SIGTERM and, if it has not stopped within
     10 s, SIGKILL.
@@ -188,7 +210,7 @@ def gunicorn(app_spec: str, *, workers: int, log_path: Path) -> Iterator[int]:
         )
     try:
         _wait_until_ready(process, port, log_path)
-        yield port
+        yield Server(port, process.pid)
     finally:
         _stop(process)
 
@@ -208,84 +230,115 @@ def _check(route: Route, port: int) -> str | None:
     return None
 
 
-def _measure(
-    ports: dict[str, int], sizes: Sizes
-) -> tuple[dict[str, list[float]], dict[str, Counter[int]], dict[str, int]]:
-    """Requests per second of each route per round, the statuses seen and the socket errors."""
-    requests = {route.key: build_request(route.method, route.path, ports[route.server]) for route in ROUTES}
+@dataclass
+class _Tally:
+    """What the rounds measured for one route."""
+
+    rps: list[float] = field(default_factory=list)
+    statuses: Counter[int] = field(default_factory=Counter)
+    errors: int = 0
+    completed: int = 0
+    cpu_seconds: float | None = 0.0
+    """Server CPU time the route's bursts used, or None when it cannot be read."""
+
+    @property
+    def cpu_per_request(self) -> float | None:
+        if self.cpu_seconds is None or not self.completed or self.cpu_seconds <= 0:
+            return None
+        return self.cpu_seconds / self.completed
+
+
+def _measure(servers: dict[str, Server], sizes: Sizes) -> dict[str, _Tally]:
+    """Drive every route in rotated rounds; what each route's bursts measured."""
+    requests = {route.key: build_request(route.method, route.path, servers[route.server].port) for route in ROUTES}
     by_key = {route.key: route for route in ROUTES}
     # Warm-up, not recorded: imports on first use, and the limiter's one allowed call per worker.
     for route in ROUTES:
         hammer(
-            ports[route.server],
+            servers[route.server].port,
             requests[route.key],
             concurrency=sizes.concurrency,
             max_requests=max(4 * sizes.workers, min(50, sizes.burst_requests)),
             max_seconds=max(0.2, sizes.burst_seconds),
         )
-    rps: dict[str, list[float]] = {route.key: [] for route in ROUTES}
-    statuses: dict[str, Counter[int]] = {route.key: Counter() for route in ROUTES}
-    errors: dict[str, int] = dict.fromkeys(by_key, 0)
+    tallies = {route.key: _Tally() for route in ROUTES}
     keys = list(by_key)
     for round_index in range(sizes.rounds):
         for key in rotated(keys, round_index):
+            server, tally = servers[by_key[key].server], tallies[key]
+            cpu_before = server.cpu_seconds()
             window = hammer(
-                ports[by_key[key].server],
+                server.port,
                 requests[key],
                 concurrency=sizes.concurrency,
                 max_requests=sizes.burst_requests,
                 max_seconds=sizes.burst_seconds,
             )
-            rps[key].append(window.rps)
-            statuses[key].update(window.statuses)
-            errors[key] += window.errors
-    return rps, statuses, errors
+            cpu_after = server.cpu_seconds()
+            tally.rps.append(window.rps)
+            tally.statuses.update(window.statuses)
+            tally.errors += window.errors
+            tally.completed += window.completed
+            if tally.cpu_seconds is not None and cpu_before is not None and cpu_after is not None:
+                tally.cpu_seconds += cpu_after - cpu_before
+            else:
+                tally.cpu_seconds = None
+    return tallies
 
 
 def run(sizes: Sizes = DEFAULT) -> Section:
     """Serve both apps, check each route once, then measure; see the module docstring."""
     with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp, contextlib.ExitStack() as stack:
-        ports = {
-            server: stack.enter_context(gunicorn(spec, workers=sizes.workers, log_path=Path(tmp, f"{server}.log")))
-            for server, spec in (("contract", _CONTRACT_APP), ("plain", _PLAIN_APP))
+        servers = {
+            name: stack.enter_context(gunicorn(spec, workers=sizes.workers, log_path=Path(tmp, f"{name}.log")))
+            for name, spec in (("contract", _CONTRACT_APP), ("plain", _PLAIN_APP))
         }
         for _ in range(sizes.workers):  # spend the limiter's one allowed call (per worker, roughly)
-            _get(ports["contract"], "POST", RATE_LIMITED_PATH)
-        problems = [problem for route in ROUTES if (problem := _check(route, ports[route.server])) is not None]
+            _get(servers["contract"].port, "POST", RATE_LIMITED_PATH)
+        problems = [problem for route in ROUTES if (problem := _check(route, servers[route.server].port)) is not None]
         if problems:
             raise RuntimeError("responses are not what the benchmark expects: " + " | ".join(problems))
-        rps, statuses, errors = _measure(ports, sizes)
+        tallies = _measure(servers, sizes)
 
+    baseline_cpu = tallies["healthz"].cpu_per_request
     rows = []
     for route in ROUTES:
+        tally = tallies[route.key]
+        is_error = route.server == "contract" and route.status >= 400
         ratios = []
         if route.key != "healthz":
-            ratios.append(Ratio("healthz", "/healthz", paired_ratio(rps[route.key], rps["healthz"])))
-        if route.server == "contract" and route.status >= 400:
-            ratios.append(Ratio("flask_404", "Flask 404", paired_ratio(rps[route.key], rps["flask_404"])))
-        target = None
-        if route.server == "contract" and route.status >= 400:
-            target = Target(f"≥ {TARGET_RATIO:g}× /healthz", ratios[0].value >= TARGET_RATIO)
-        unexpected = sum(count for status, count in statuses[route.key].items() if status != route.status)
-        note = ""
-        if unexpected or errors[route.key]:
-            note = f"{unexpected} unexpected statuses, {errors[route.key]} socket errors"
+            ratios.append(Ratio("healthz", "/healthz", paired_ratio(tally.rps, tallies["healthz"].rps)))
+        if is_error:
+            ratios.append(Ratio("flask_404", "Flask 404", paired_ratio(tally.rps, tallies["flask_404"].rps)))
+        target = Target(f"≥ {TARGET_RATIO:g}× /healthz", ratios[0].value >= TARGET_RATIO) if is_error else None
+        cpu = tally.cpu_per_request
+        notes = []
+        if cpu is not None:
+            notes.append(f"server CPU {cpu * 1e6:,.0f} µs/req")
+            if baseline_cpu is not None and route.key != "healthz":
+                notes[-1] += f" ({baseline_cpu / cpu:.2f}× /healthz's rate)"
+        unexpected = sum(count for status, count in tally.statuses.items() if status != route.status)
+        if unexpected or tally.errors:
+            notes.append(f"{unexpected} unexpected statuses, {tally.errors} socket errors")
         rows.append(
             Row(
                 key=route.key,
                 label=route.label,
-                value=median(rps[route.key]),
+                value=median(tally.rps),
                 unit="req/s",
                 ratios=tuple(ratios),
                 target=target,
-                note=note,
+                note="; ".join(notes),
                 extra={
                     "method": route.method,
                     "path": route.path,
                     "server": route.server,
-                    "rps_per_round": rps[route.key],
-                    "statuses": {str(status): count for status, count in sorted(statuses[route.key].items())},
-                    "socket_errors": errors[route.key],
+                    "rps_per_round": tally.rps,
+                    "requests": tally.completed,
+                    "server_cpu_seconds_per_request": cpu,
+                    "cpu_rate_vs_healthz": None if cpu is None or baseline_cpu is None else baseline_cpu / cpu,
+                    "statuses": {str(status): count for status, count in sorted(tally.statuses.items())},
+                    "socket_errors": tally.errors,
                 },
             )
         )
@@ -298,6 +351,8 @@ def run(sizes: Sizes = DEFAULT) -> Section:
         rows=tuple(rows),
         notes=(
             "Ratios are medians of per-round ratios; the 500 includes writing its traceback to the server log.",
+            "Server CPU per request (the workers' user + system time over all bursts) is less sensitive to other "
+            "load than req/s; '(0.80× /healthz's rate)' is the rate that CPU cost allows, relative to /healthz.",
             "Every error route's response was checked against the contract before the load.",
         ),
         params=asdict(sizes),
