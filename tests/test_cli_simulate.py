@@ -258,3 +258,167 @@ def test_top_level_help_imports_neither_anthropic_nor_flask() -> None:
     assert "simulate-retry" in done.stdout
     imported = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines() if "|" in line}
     assert not {"anthropic", "flask"} & imported
+
+
+# --- fleet and jitter comparison -------------------------------------------------------------
+
+SMALL_FLEET = ("--clients", "10", "--duration", "40", "--seed", "1")
+
+
+def test_fleet_text_has_a_header_and_a_table_per_policy() -> None:
+    result = simulate(*SMALL_FLEET)
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("fleet  ·  10 clients × 0.1 requests/s for 40s  ·  upstream serves 1 at once")
+    assert lines[0].endswith("·  outage 10–20s  ·  seed 1")
+    headers = [line for line in lines if re.match(r"\w+  ·  \d+ attempts", line)]
+    assert headers == [
+        "ai  ·  3 attempts, waits 4–10s",
+        "file  ·  5 attempts, waits 1–5s",
+        "network  ·  3 attempts, waits 1–10s",
+    ]
+    for row in (
+        "upstream calls",
+        "amplification",
+        "success rate",
+        "latency p50",
+        "latency p99",
+        "recovery after outage",
+    ):
+        assert sum(line.lstrip().startswith(row) for line in lines) == 3, row
+
+
+def test_fleet_json_with_the_default_sizes_holds_consistent_figures() -> None:
+    document = simulate_json("--clients", "50", "--duration", "120", "--policy", "ai", "--seed", "1")
+    assert document["mode"] == "fleet"
+    config = document["config"]
+    assert (config["clients"], config["duration"], config["capacity"], config["seed"]) == (50, 120.0, 5, 1)
+    assert config["outage"] == {"start": 30.0, "end": 60.0}
+    assert [(run["policy"], run["guarded"]) for run in document["runs"]] == [("ai", False), ("ai", True)]
+    for run in document["runs"]:
+        assert run["successes"] + run["failures"] + run["refusals"] == run["requests"]
+        assert run["upstream_calls"] == run["served"] + run["timed_out"] + run["down"]
+        assert run["served"] == run["successes"]
+        assert run["amplification"] == pytest.approx(run["upstream_calls"] / run["requests"])
+        assert run["latency_p50"] <= run["latency_p99"]
+        assert sum(second["calls"] for second in run["timeline"]) == run["upstream_calls"]
+        assert sum(second["arrivals"] for second in run["timeline"]) == run["requests"]
+    plain, guarded = document["runs"]
+    assert plain["requests"] == guarded["requests"]
+    assert guarded["upstream_calls"] < plain["upstream_calls"]
+    assert guarded["refusals"] > 0 == plain["refusals"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--clients", "5"], ["--duration", "30"], ["--outage", "none"], ["--capacity", "3"], ["--outage", "5:10"]],
+)
+def test_any_fleet_option_switches_to_the_fleet(args: list[str]) -> None:
+    document = simulate_json(*args, "--policy", "network", "--seed", "2")
+    assert document["mode"] == "fleet"
+    assert len(document["runs"]) == 2
+
+
+def test_fleet_options_are_honoured() -> None:
+    document = simulate_json(
+        "--clients", "8", "--duration", "30", "--outage", "10:12.5", "--capacity", "3", "--seed", "4"
+    )
+    config = document["config"]
+    assert (config["clients"], config["duration"], config["capacity"]) == (8, 30.0, 3)
+    assert config["outage"] == {"start": 10.0, "end": 12.5}
+    no_outage = simulate_json("--clients", "8", "--duration", "30", "--outage", "none", "--seed", "4")
+    assert no_outage["config"]["outage"] is None
+    assert {run["recovery"] for run in no_outage["runs"]} == {None}
+    assert {run["down"] for run in no_outage["runs"]} == {0}
+
+
+def test_compare_jitter_prints_a_row_per_strategy_and_jitter_wins() -> None:
+    result = simulate("--compare-jitter", "--seed", "1")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("jitter under contention  ·  50 clients at once  ·  upstream serves 3 at once")
+    assert [line.split()[0] for line in lines[2:]] == ["none", "full", "equal", "decorrelated", "window"]
+
+    document = simulate_json("--compare-jitter", "--seed", "1")
+    assert document["mode"] == "jitter"
+    calls = {run["jitter"]: run["calls"] for run in document["runs"]}
+    finished = {run["jitter"]: run["finished"] for run in document["runs"]}
+    for jitter in ("full", "decorrelated"):
+        assert calls[jitter] < 0.8 * calls["none"]
+        assert finished[jitter] < 0.25 * finished["none"]
+
+
+def test_compare_jitter_takes_clients_and_capacity() -> None:
+    document = simulate_json("--compare-jitter", "--clients", "12", "--capacity", "2", "--seed", "3")
+    assert (document["config"]["clients"], document["config"]["capacity"]) == (12, 2)
+    assert {run["clients"] for run in document["runs"]} == {12}
+
+
+@pytest.mark.parametrize("args", [SMALL_FLEET, ("--compare-jitter", "--clients", "20", "--seed", "1")])
+def test_fleet_and_jitter_runs_are_byte_identical_for_a_seed(args: tuple[str, ...]) -> None:
+    for extra in ((), ("--json",)):
+        first, second = simulate(*args, *extra), simulate(*args, *extra)
+        assert first.exit_code == second.exit_code == 0
+        assert first.stdout_bytes == second.stdout_bytes
+
+
+def test_a_fleet_without_a_seed_reports_the_one_it_picked() -> None:
+    document = simulate_json("--clients", "5", "--duration", "20", "--policy", "file")
+    seed = document["config"]["seed"]
+    assert isinstance(seed, int)
+    assert simulate_json("--clients", "5", "--duration", "20", "--policy", "file", "--seed", str(seed)) == document
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--clients", "0"], "Invalid value for '--clients'"),
+        (["--clients", "10001"], "clients must be an integer from 1 to 10,000"),
+        (["--duration", "0"], "is not a number of seconds above 0"),
+        (["--duration", "-5"], "is not a number of seconds above 0"),
+        (["--duration", "nan"], "is not a number of seconds above 0"),
+        (["--duration", "soon"], "Invalid value for '--duration'"),
+        (["--duration", "3601"], "at most 3600s"),
+        (["--outage", "30"], "is not START:END in seconds"),
+        (["--outage", "a:b"], "is not START:END in seconds"),
+        (["--outage", "60:30"], "must start at 0 or later and end after it starts"),
+        (["--outage", "-1:3"], "must start at 0 or later"),
+        (["--outage", "30:inf"], "is not START:END in seconds"),
+        (["--duration", "50", "--outage", "30:60"], "must end within the run's 50s"),
+        (["--capacity", "0"], "Invalid value for '--capacity'"),
+        (["--clients", "10000", "--duration", "3600"], "at most 20,000 are allowed"),
+        (["--clients", "5", "--scenario", "ok"], "--scenario can't be combined with the fleet options"),
+        (["--duration", "30", "--runs", "10", "--fail-rate", "0.5"], "--runs/--fail-rate can't be combined"),
+        (["--compare-jitter", "--scenario", "ok"], "--scenario can't be combined with --compare-jitter"),
+        (["--compare-jitter", "--duration", "30"], "--duration has no meaning with --compare-jitter"),
+        (["--compare-jitter", "--outage", "1:2"], "--outage has no meaning with --compare-jitter"),
+        (["--compare-jitter", "--policy", "ai"], "--policy has no meaning with --compare-jitter"),
+        (["--compare-jitter", "--clients", "1001"], "from 1 to 1,000 to compare jitter"),
+    ],
+)
+def test_bad_fleet_input_exits_2_with_a_one_line_error(args: list[str], message: str) -> None:
+    result = simulate(*args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert "Traceback" not in result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1
+    assert message in errors[0]
+
+
+def test_help_documents_the_fleet_and_the_jitter_comparison() -> None:
+    text = simulate("--help").stdout
+    for option in ("--clients", "--duration", "--outage", "--capacity", "--compare-jitter"):
+        assert option in text
+    for phrase in ("amplification", "recovery", "decorrelated", '"mode": "fleet"', '"mode": "jitter"'):
+        assert phrase in " ".join(text.split()), phrase
+
+
+def test_the_fleet_and_the_jitter_comparison_do_not_import_anthropic_or_flask() -> None:
+    assert _modules_loaded_by(["simulate-retry", "--clients", "3", "--duration", "10", "--seed", "1"]) == [
+        "src.simulation"
+    ]
+    assert _modules_loaded_by(["simulate-retry", "--compare-jitter", "--clients", "5", "--seed", "1"]) == [
+        "src.simulation"
+    ]

@@ -128,7 +128,7 @@ class Upstream:
         self.peak_in_service = 0
         self.peak_queue = 0
         self.wasted = 0
-        """Attempts the upstream served after their caller had given up on them."""
+        """Attempts the upstream served after their caller had given up on them (by the end of the run)."""
         self._queue: deque[_Job] = deque()
         self._requests: list[int] = []
         self._starts: list[float] = []

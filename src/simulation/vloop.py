@@ -81,10 +81,12 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     """
 
     def __init__(self, start: float = 0.0) -> None:
-        if not math.isfinite(start):
-            raise ValueError(f"start must be a finite number of seconds, got {start!r}")
-        self._virtual = _VirtualSelector(float(start))
+        self._virtual = _VirtualSelector(0.0)
         super().__init__(self._virtual)
+        if not math.isfinite(start):
+            self.close()  # a loop that failed half-way through __init__ would break in __del__
+            raise ValueError(f"start must be a finite number of seconds, got {start!r}")
+        self._virtual.now = float(start)
 
     def time(self) -> float:
         """The virtual time in seconds."""
