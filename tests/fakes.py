@@ -205,16 +205,21 @@ def _paced_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
     class PacedHandler(base):  # type: ignore[valid-type,misc]
         def _serve(self) -> None:
             upcoming = server._script[min(server.count, len(server._script) - 1)]
-            if not isinstance(upcoming, Paced):
+            if upcoming.kind != "status":
                 super()._serve()
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if length:
                 self.rfile.read(length)
-            reply = server.next_reply(self.command, self.path)
-            assert isinstance(reply, Paced)
+            scripted = server.next_reply(self.command, self.path)
+            if isinstance(scripted, Paced):
+                reply = scripted
+            else:
+                reply = Paced("status", scripted.status, scripted.headers, scripted.body)
             self.close_connection = True
             data = raw_response(reply)
+            if self.command == "HEAD":
+                data = data[: data.index(b"\r\n\r\n") + 4]
             stopping = server._stopping
             try:
                 if reply.delay and stopping.wait(reply.delay):
@@ -239,7 +244,11 @@ def _paced_handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def fault_server(script: Sequence[Reply]) -> Iterator[ScriptedServer]:
-    """:func:`scripted_server` that also honours :class:`Paced` replies; one request at a time."""
+    """:func:`scripted_server` that also honours :class:`Paced` replies; one request at a time.
+
+    Every status reply goes out in one write and closes its connection, which also spares the
+    client the ~40 ms that Nagle's algorithm adds to a reply written in two parts.
+    """
     if not script:
         raise ValueError("a script needs at least one reply")
     state = ScriptedServer(url="", requests=[], _script=list(script), _stopping=threading.Event())

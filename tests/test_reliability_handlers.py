@@ -286,7 +286,7 @@ class _BrokenToDict(APIError):
 
 
 class _BrokenMessage(APIError):
-    @property  # type: ignore[override]
+    @property
     def message(self) -> str:
         raise RuntimeError("message exploded")
 
