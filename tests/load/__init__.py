@@ -1,0 +1,1 @@
+"""Load tests: the app served by gunicorn, under a bounded concurrent mix of every error kind."""
