@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from cli import cli
-from src.simulation import DEFAULT_SCENARIOS, OUTCOMES
+from src.simulation import DEFAULT_SCENARIOS, OUTCOMES, RECOVERY_THRESHOLD, ContentionConfig, FleetConfig
 from src.utils.retry import ai_retry, file_retry, network_retry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -387,7 +387,7 @@ def test_a_fleet_without_a_seed_reports_the_one_it_picked() -> None:
         (["--outage", "30:inf"], "is not START:END in seconds"),
         (["--duration", "50", "--outage", "30:60"], "must end within the run's 50s"),
         (["--capacity", "0"], "Invalid value for '--capacity'"),
-        (["--clients", "10000", "--duration", "3600"], "at most 20,000 are allowed"),
+        (["--clients", "10000", "--duration", "3600"], "at most 5,000 are allowed"),
         (["--clients", "5", "--scenario", "ok"], "--scenario can't be combined with the fleet options"),
         (["--duration", "30", "--runs", "10", "--fail-rate", "0.5"], "--runs/--fail-rate can't be combined"),
         (["--compare-jitter", "--scenario", "ok"], "--scenario can't be combined with --compare-jitter"),
@@ -411,7 +411,20 @@ def test_help_documents_the_fleet_and_the_jitter_comparison() -> None:
     text = simulate("--help").stdout
     for option in ("--clients", "--duration", "--outage", "--capacity", "--compare-jitter"):
         assert option in text
-    for phrase in ("amplification", "recovery", "decorrelated", '"mode": "fleet"', '"mode": "jitter"'):
+    fleet, contention = FleetConfig.standard(), ContentionConfig.standard()
+    for phrase in (
+        "amplification",
+        "recovery",
+        "decorrelated",
+        '"mode": "fleet"',
+        '"mode": "jitter"',
+        f"{fleet.rate:g} per second on average",
+        f"C attempts at once, {fleet.service_time:g} s each",
+        f"gives up on an attempt after {fleet.timeout:g} s",
+        f"succeed at {RECOVERY_THRESHOLD:.0%} or better",
+        f"{contention.service_time:g} s each, with no queue",
+        f"{contention.attempts} attempts, waits from {contention.wait_min:g} s up to {contention.wait_max:g} s",
+    ):
         assert phrase in " ".join(text.split()), phrase
 
 

@@ -158,7 +158,7 @@ def simulate_retry(
 
     \b
     Fleet (--clients N --duration T, or any of --outage, --capacity): N
-    clients each send requests at random (0.2 per second on average) to one
+    clients each send requests at random (0.1 per second on average) to one
     simulated upstream for T virtual seconds, all sharing one policy object. The
     upstream serves C attempts at once, 0.5 s each, and queues the rest; a
     client gives up on an attempt after 2 s, but the upstream still does the
