@@ -223,7 +223,7 @@ def test_a_code_that_differs_from_the_status_is_caught() -> None:
 def test_leaked_exception_text_is_caught() -> None:
     [result] = run_in_process(leaky_app, cases=cases_named("unexpected exception with a secret in its message")).results
     assert f"the 5xx body leaks the secret: {SECRET!r}" in result.problems
-    assert "the 5xx body leaks the exception's type name: 'CheckerProbeError'" in result.problems
+    assert "the 5xx body leaks a type name: 'CheckerProbeError'" in result.problems
     assert "the 5xx body leaks a traceback: 'Traceback'" in result.problems
 
 
@@ -297,9 +297,9 @@ def test_a_wrong_status_is_named_and_a_non_error_status_is_not_judged_as_an_erro
 
 def test_an_accepted_alternative_status_passes_without_the_expected_statuss_headers() -> None:
     forbidden = reply(status=403, body=b'{"error": "No", "code": 403}')
-    assert check(forbidden, 401, also_accepted=(403,), required_headers=("WWW-Authenticate",)) == []
+    assert check(forbidden, 401, also_accepted=(403,), required_headers={"WWW-Authenticate": None}) == []
     unauthorized = reply(status=401, body=b'{"error": "Who?", "code": 401}')
-    assert check(unauthorized, 401, also_accepted=(403,), required_headers=("WWW-Authenticate",)) == [
+    assert check(unauthorized, 401, also_accepted=(403,), required_headers={"WWW-Authenticate": None}) == [
         "WWW-Authenticate header is missing"
     ]
 
@@ -311,9 +311,9 @@ def test_head_must_have_an_empty_body_and_the_json_content_type() -> None:
 
 def test_a_redirect_needs_its_location_and_request_id() -> None:
     redirect = Reply(308, (("Location", "/folder/"), ("X-Request-ID", REQUEST_ID)), b"")
-    assert check(redirect, 308, kind="redirect", required_headers=("Location",)) == []
+    assert check(redirect, 308, kind="redirect", required_headers={"Location": None}) == []
     bare = Reply(308, (), b"")
-    assert check(bare, 308, kind="redirect", required_headers=("Location",)) == [
+    assert check(bare, 308, kind="redirect", required_headers={"Location": None}) == [
         "X-Request-ID must be one id of 1-64 characters [A-Za-z0-9._-], got []",
         "Location header is missing",
     ]
@@ -340,34 +340,45 @@ def test_the_request_id_value_is_not_searched_for_leaks() -> None:
 # --- what an exception obliges ----------------------------------------------------------------
 
 
-def test_required_headers_follow_what_the_exception_carries() -> None:
+def test_required_headers_follow_the_oracle_with_exact_values_where_known() -> None:
     from werkzeug.exceptions import MethodNotAllowed, TooManyRequests, Unauthorized
 
-    assert required_headers_for(MethodNotAllowed(["GET"])) == ("Allow",)
-    assert required_headers_for(MethodNotAllowed()) == ()
-    assert required_headers_for(Unauthorized()) == ()
-    assert required_headers_for(TooManyRequests(retry_after=5)) == ("Retry-After",)
-    assert required_headers_for(errors.RateLimitError("slow")) == ("Retry-After",)
-    assert required_headers_for(errors.AIServiceError("down")) == ()
+    assert required_headers_for(MethodNotAllowed(["GET", "POST"])) == {"Allow": "GET, POST"}
+    assert required_headers_for(MethodNotAllowed()) == {"Allow": None}
+    assert required_headers_for(Unauthorized()) == {}
+    assert required_headers_for(TooManyRequests(retry_after=5)) == {"Retry-After": "5"}
+    assert required_headers_for(errors.RateLimitError("slow", retry_after=2.5)) == {"Retry-After": "3"}
+    assert required_headers_for(errors.AIServiceError("down")) == {}
 
     class Moved(TooManyRequests):
         code = 600
 
-    assert required_headers_for(Moved(retry_after=5)) == ()
+    assert required_headers_for(Moved(retry_after=5)) == {}
 
 
-def test_leaks_hide_unexpected_text_but_not_an_api_errors_own_message() -> None:
-    texts = {leak.text for leak in leaks_for(KeyError("the db password"))}
-    assert texts == {"Traceback", "KeyError", "'the db password'"}
-    texts = {leak.text for leak in leaks_for(errors.ValidationError("ValidationError of title"))}
-    assert texts == {"Traceback"}
-    wrapped = errors.AIServiceError("AI down", original_error=ValueError("token sk-123456"))
-    assert {leak.text for leak in leaks_for(wrapped)} == {
-        "Traceback",
-        "AIServiceError",
-        "ValueError",
-        "token sk-123456",
-    }
+def test_leaks_name_hidden_text_and_type_names_but_not_what_the_contract_shows() -> None:
+    leaks = {leak.text: leak.what for leak in leaks_for(KeyError("the db password"))}
+    assert leaks["KeyError"] == "a type name"
+    assert any(what == "exception text" and "the db password" in text for text, what in leaks.items())
+    assert not any("Traceback" in text for text in leaks)  # every 5xx is searched for one anyway
+    public = leaks_for(errors.ValidationError("title is a required field"))
+    assert not any(leak.text == "title is a required field" for leak in public)
+    wrapped = leaks_for(errors.AIServiceError("AI down", original_error=ValueError("token sk-123456")))
+    assert {"ValueError", "token sk-123456"} <= {leak.text for leak in wrapped}
+
+
+def test_the_catalogue_expects_the_status_the_oracle_requires() -> None:
+    from src.testing.oracle import expected_status
+
+    for case in probe_cases():
+        if case.raises is not None:
+            assert expected_status(case.raises()) == case.expected_status, case.name
+
+
+def test_a_required_header_with_the_wrong_value_is_named() -> None:
+    answer = reply(405, '{"error": "No", "code": 405}', Allow="GET")
+    assert check(answer, 405, required_headers={"Allow": "GET, POST"}) == ["Allow is 'GET', expected 'GET, POST'"]
+    assert check(answer, 405, required_headers={"Allow": None}) == []
 
 
 # --- loading the app --------------------------------------------------------------------------
@@ -466,3 +477,41 @@ def test_json_document_lists_every_case() -> None:
         "problems": ["Allow header is missing"],
     }
     assert document["cases"][3]["status"] is None
+
+
+# --- fuzzing ----------------------------------------------------------------------------------
+
+
+def test_fuzz_reports_one_result_per_generated_exception() -> None:
+    from src.checker.fuzz import fuzz_results
+
+    results = fuzz_results(create_app, 10)
+    assert 1 <= len(results) <= 10
+    assert [result.name.split(":")[0] for result in results] == [f"fuzz #{n}" for n in range(1, len(results) + 1)]
+    assert all(result.origin == "fuzz" for result in results)
+    assert all(result.ok or result.problems for result in results)
+
+
+def test_fuzz_catches_a_leak_in_a_generated_exception(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hypothesis import strategies as st
+
+    from src.checker.fuzz import fuzz_results
+    from src.testing import strategies
+
+    monkeypatch.setattr(strategies, "exceptions", lambda: st.just(LookupError("the vault combination")))
+    [result] = fuzz_results(leaky_app, 3)
+    assert result.name == "fuzz #1: LookupError('the vault combination')"
+    assert result.expected_status == result.status == 500
+    assert "the 5xx body leaks a type name: 'LookupError'" in result.problems
+    assert "the 5xx body leaks a traceback: 'Traceback'" in result.problems
+
+
+def test_fuzz_names_an_unprintable_exception_safely() -> None:
+    from src.checker.fuzz import describe_exception
+
+    class Mute(Exception):
+        def __str__(self) -> str:
+            raise RuntimeError("no")
+
+    assert describe_exception(Mute()) == "Mute('<str() raised>')"
+    assert describe_exception(ValueError("x" * 100)) == f"ValueError('{'x' * 39}…')"

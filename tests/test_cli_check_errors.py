@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -176,6 +177,34 @@ def test_timeout_exits_2_with_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert result.exit_code == 2
     assert result.stderr == "Error: cannot reach http://127.0.0.1:5000: no answer within 2.5 s\n"
     assert seen == [2.5]
+
+
+# --- --fuzz -----------------------------------------------------------------------------------
+
+
+def test_fuzz_adds_generated_exceptions_to_the_report(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hypothesis import strategies as st
+
+    from src.testing import strategies
+
+    monkeypatch.setattr(strategies, "exceptions", lambda: st.sampled_from([ValueError("x"), KeyError("y")]))
+    result = check_errors("--fuzz", "5", "--json")
+    assert result.exit_code == 0, result.output
+    fuzzed = [case for case in json.loads(result.stdout)["cases"] if case["name"].startswith("fuzz #")]
+    assert 1 <= len(fuzzed) <= 5
+    assert all(case["ok"] and case["expected_status"] == 500 for case in fuzzed)
+
+
+def test_fuzz_folds_conforming_examples_into_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hypothesis import strategies as st
+
+    from src.testing import strategies
+
+    monkeypatch.setattr(strategies, "exceptions", lambda: st.just(ValueError("x")))
+    result = check_errors("--fuzz", "3")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"^fuzz: [123] generated exceptions? conforms?  +500  +500  ok$", result.stdout, re.MULTILINE)
+    assert "fuzz #" not in result.stdout
 
 
 # --- help and import cost ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Literal, TypeVar
+from typing import Literal
 
 __all__ = [
     "ALL_MODES",
@@ -35,8 +35,6 @@ Mode = Literal["in-process", "live"]
 Kind = Literal["error", "redirect", "success"]
 
 ALL_MODES: frozenset[Mode] = frozenset({"in-process", "live"})
-
-_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -101,20 +99,25 @@ class Leak:
     whole_word: bool = False
 
 
+def _no_headers() -> Mapping[str, str | None]:
+    return MappingProxyType({})
+
+
 @dataclass(frozen=True)
 class Expectation:
     """Everything a reply is checked against; built by :meth:`Case.expectation` or by the fuzzer.
 
     ``expected_status`` is the status the case provokes; ``also_accepted`` are other statuses
     that still conform (a live server whose configuration the checker cannot see).
-    ``required_headers`` must be present when the status is ``expected_status``; ``leaks`` must
-    not appear in a body whose status is 500 or more.
+    ``required_headers`` maps each header that must be present when the status is
+    ``expected_status`` to its exact value, or to None when any value will do. ``leaks`` must not
+    appear in a body whose status is 500 or more (nor may a traceback, whatever the case).
     """
 
     expected_status: int
     kind: Kind = "error"
     also_accepted: tuple[int, ...] = ()
-    required_headers: tuple[str, ...] = ()
+    required_headers: Mapping[str, str | None] = field(default_factory=_no_headers)
     leaks: tuple[Leak, ...] = ()
 
     @property
@@ -155,22 +158,25 @@ class Case:
     modes: frozenset[Mode] = ALL_MODES
 
     def expectation(self, raised: BaseException | None = None) -> Expectation:
-        """What the reply must satisfy; ``raised`` is the exception the probe route raised."""
-        required, leaks = self.required_headers, self.leaks
+        """What the reply must satisfy; ``raised`` is the exception the probe route raised.
+
+        For a raised exception, the headers and leaks :mod:`src.checker.expectations` derives
+        from it are added to the case's own (an exact header value wins over "any value").
+        """
+        required: dict[str, str | None] = dict.fromkeys(self.required_headers)
+        leaks = self.leaks
         if raised is not None:
-            # Imported here: it imports werkzeug, which a caller only building cases may not need.
+            # Imported here: it brings in the oracle and Flask, which building cases does not need.
             from src.checker.expectations import leaks_for, required_headers_for
 
-            required = _unique((*required, *required_headers_for(raised)))
-            leaks = _unique((*leaks, *leaks_for(raised)))
+            for name, value in required_headers_for(raised).items():
+                if value is not None or name not in required:
+                    required[name] = value
+            leaks = tuple(dict.fromkeys((*leaks, *leaks_for(raised))))
         return Expectation(
             expected_status=self.expected_status,
             kind=self.kind,
             also_accepted=self.also_accepted,
-            required_headers=required,
+            required_headers=MappingProxyType(required),
             leaks=leaks,
         )
-
-
-def _unique(items: tuple[_T, ...]) -> tuple[_T, ...]:
-    return tuple(dict.fromkeys(items))

@@ -11,8 +11,9 @@ An error (status 400 or more): :func:`~src.api.contract.validate_error_response`
 content type, the strict JSON of the body (no NaN or Infinity, valid UTF-8, no lone surrogates,
 no duplicate keys), the contract's JSON Schema (with the ``jsonschema`` library), ``code``
 against the status, and ``request_id`` / ``retry_after`` against their headers; HEAD must have
-an empty body. At the expected status, the expectation's required headers must be present. At
-500 or more, the body must not contain any of the expectation's leaks.
+an empty body. At the expected status, the expectation's required headers must be present, with
+the exact value where it names one. At 500 or more, the body must not contain a traceback nor
+any of the expectation's leaks.
 
 A redirect must carry its required headers (``Location``); a success is only checked for its
 status and request id.
@@ -32,6 +33,7 @@ __all__ = ["check_reply"]
 
 _REQUEST_ID_HEADER = "X-Request-ID"
 _SHOWN_TEXT = 60
+_TRACEBACK = Leak("Traceback", "a traceback")
 
 
 def check_reply(expectation: Expectation, request: Request, reply: Reply) -> list[str]:
@@ -55,11 +57,20 @@ def check_reply(expectation: Expectation, request: Request, reply: Reply) -> lis
         problems.extend(_request_id_problems(request, reply, check_format=True))
 
     if reply.status == expectation.expected_status:
-        problems.extend(
-            f"{name} header is missing" for name in expectation.required_headers if not reply.header_values(name)
-        )
+        problems.extend(_header_problems(expectation, reply))
     if reply.status >= 500:
-        problems.extend(_leak_problems(expectation.leaks, reply.body))
+        problems.extend(_leak_problems((*expectation.leaks, _TRACEBACK), reply.body))
+    return problems
+
+
+def _header_problems(expectation: Expectation, reply: Reply) -> list[str]:
+    problems = []
+    for name, value in expectation.required_headers.items():
+        values = reply.header_values(name)
+        if not values:
+            problems.append(f"{name} header is missing")
+        elif value is not None and values != [value]:
+            problems.append(f"{name} is {', '.join(values)!r}, expected {value!r}")
     return problems
 
 
@@ -80,9 +91,9 @@ def _leak_problems(leaks: tuple[Leak, ...], body: bytes) -> list[str]:
     raw = body.decode("utf-8", errors="replace")
     readable = "\n".join(_strings_of(raw))
     problems = []
-    for leak in leaks:
-        # A traceback is looked for in the raw bytes too: it may hide in any field or outside JSON.
-        haystack = raw if leak.text == "Traceback" else readable
+    for leak in dict.fromkeys(leaks):
+        # A traceback is looked for in the raw text: it may hide in a key or outside the JSON.
+        haystack = raw if leak is _TRACEBACK else readable
         if _contains(haystack, leak):
             problems.append(f"the 5xx body leaks {leak.what}: {_shorten(leak.text)!r}")
     return problems

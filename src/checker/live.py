@@ -46,10 +46,11 @@ def parse_base_url(url: str) -> str:
     """
     if any(ch.isspace() or not ch.isprintable() for ch in url):
         raise ValueError(f"{url!r} contains whitespace or control characters")
+    if "://" not in url:
+        raise ValueError(f"{url!r} has no scheme; give an http:// or https:// URL, e.g. 'http://{url}'")
     parts = urlsplit(url)
     if parts.scheme.lower() not in ("http", "https"):
-        shown = f"scheme {parts.scheme!r}" if parts.scheme else "no scheme"
-        raise ValueError(f"{url!r} has {shown}; give an http:// or https:// URL")
+        raise ValueError(f"{url!r} has scheme {parts.scheme!r}; give an http:// or https:// URL")
     try:
         port = parts.port
     except ValueError:

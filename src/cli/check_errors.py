@@ -72,10 +72,15 @@ def check_errors(
     Retry-After where the case provides one, and no secret, exception type
     name or traceback in a 5xx body.
 
-    Prints one row per case and "N passed, M failed"; --json prints
-    {"cases": [{"name", "expected_status", "status", "ok", "problems"}],
-    "passed", "failed"}. Exit status 0 when every case conforms, 1 when any
-    violates the contract, 2 for bad usage or an unreachable URL.
+    Prints one row per case, each problem of a failing case below its row,
+    and "N passed, M failed". --json prints instead:
+
+    \b
+      {"cases": [{"name", "expected_status", "status", "ok", "problems"}],
+       "passed", "failed"}
+
+    Exit status 0 when every case conforms, 1 when any violates the
+    contract, 2 for bad usage or an unreachable URL.
     """
     if url is not None:
         if app_spec is not None:
