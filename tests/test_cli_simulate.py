@@ -290,12 +290,12 @@ def test_fleet_text_has_a_header_and_a_table_per_policy() -> None:
 
 
 def test_fleet_json_with_the_default_sizes_holds_consistent_figures() -> None:
-    document = simulate_json("--clients", "50", "--duration", "120", "--policy", "ai", "--seed", "1")
+    document = simulate_json("--clients", "50", "--duration", "120", "--policy", "network", "--seed", "1")
     assert document["mode"] == "fleet"
     config = document["config"]
     assert (config["clients"], config["duration"], config["capacity"], config["seed"]) == (50, 120.0, 5, 1)
     assert config["outage"] == {"start": 30.0, "end": 60.0}
-    assert [(run["policy"], run["guarded"]) for run in document["runs"]] == [("ai", False), ("ai", True)]
+    assert [(run["policy"], run["guarded"]) for run in document["runs"]] == [("network", False), ("network", True)]
     for run in document["runs"]:
         assert run["successes"] + run["failures"] + run["refusals"] == run["requests"]
         assert run["upstream_calls"] == run["served"] + run["timed_out"] + run["down"]
@@ -312,7 +312,7 @@ def test_fleet_json_with_the_default_sizes_holds_consistent_figures() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--clients", "5"], ["--duration", "30"], ["--outage", "none"], ["--capacity", "3"], ["--outage", "5:10"]],
+    [["--clients", "5"], ["--duration", "30"], ["--outage", "none"], ["--capacity", "20"], ["--outage", "5:10"]],
 )
 def test_any_fleet_option_switches_to_the_fleet(args: list[str]) -> None:
     document = simulate_json(*args, "--policy", "network", "--seed", "2")
