@@ -11,8 +11,10 @@ waits for ``/healthz``, warms every worker up, then sends ``--requests`` request
 (400 malformed JSON and validation, 401, 403, 404 course and route, 405, 413, 415, 429, 500,
 502, 503 with Retry-After, failures in ``after_request`` and ``teardown_request``, HEAD, hostile
 ``X-Request-ID`` values) and the healthy routes. Each response is checked as it arrives; the
-log and the workers are checked at the end. gunicorn is always stopped, also on failure or
-Ctrl-C, and the run stops by itself at ``--requests`` or after ``--time-limit`` seconds.
+log and the workers are checked at the end. gunicorn runs with the caller's environment minus
+``FLASK_DEBUG`` (the load measures the production configuration), is always stopped, also on
+failure or Ctrl-C, and the run stops by itself at ``--requests`` or after ``--time-limit``
+seconds. Worker crashes count from startup; RSS and log records from after the warm-up.
 
 Must hold (exit status 1 otherwise): every error response passes
 :func:`src.api.contract.validate_error_response`; no response that should be JSON is not JSON;
@@ -122,6 +124,8 @@ def load_app() -> Any:
             "SUMMARY_RATE_WINDOW": _SUMMARY_WINDOW,
         }
     )
+    if "courses" not in app.extensions:
+        raise RuntimeError("app.py no longer keeps its CourseStore in app.extensions['courses']")
     app.extensions["courses"] = _seeded_store()
 
     def crash() -> Any:
@@ -529,22 +533,25 @@ def run_load(
         server = stack.enter_context(_gunicorn(app_spec, workers, log_path))
         port, master_pid = server.port, server.process.pid
         _wait_until_workers(server, workers)
-
+        # Crashes and restarts count from here; memory and log records from after the warm-up,
+        # which makes every worker import and build what it needs before the baseline is taken.
+        pids_before = _worker_pids(master_pid)
+        log_at_start = log_path.read_text(encoding="utf-8", errors="replace")
         _drive(port, kinds, range(len(kinds) * workers * 2), concurrency, time.monotonic() + 30.0, prefix="warm")
-        pids_before = _worker_pids(server.process.pid)
-        rss_before = _rss_kb(pids_before)
+        rss_before = _rss_kb(_worker_pids(master_pid))
         log_before = log_path.read_text(encoding="utf-8", errors="replace")
 
         started = time.monotonic()
         tally = _drive(port, kinds, range(requests), concurrency, started + time_limit, prefix="load")
         duration = time.monotonic() - started
 
-        pids_after = _worker_pids(server.process.pid)
+        pids_after = _worker_pids(master_pid)
         rss_after = _rss_kb(pids_after)
         log_after = log_path.read_text(encoding="utf-8", errors="replace")
         server_answers = {name: _probe(port, raw) for name, raw in SERVER_PROBES}
 
     log_during = log_after[len(log_before) :]
+    log_since_start = log_after[len(log_at_start) :]
     log_examples = _check_log(log_during, tally)
     return LoadReport(
         requests_planned=requests,
@@ -566,8 +573,8 @@ def run_load(
         master_pid=master_pid,
         worker_pids_before=sorted(pids_before),
         worker_pids_after=sorted(pids_after),
-        worker_boots_during_load=len(re.findall(r"Booting worker", log_during)),
-        worker_exits_during_load=len(re.findall(r"Worker exiting|WORKER TIMEOUT|was sent SIG", log_during)),
+        worker_boots_during_load=len(re.findall(r"Booting worker", log_since_start)),
+        worker_exits_during_load=len(re.findall(r"Worker exiting|WORKER TIMEOUT|was sent SIG", log_since_start)),
         rss_before_kb=rss_before,
         rss_after_kb=rss_after,
         max_rss_growth_pct=max_rss_growth,
@@ -597,7 +604,7 @@ def _gunicorn(app_spec: str, workers: int, log_path: Path) -> Iterator[_Server]:
         "--graceful-timeout", "5",
         "--no-control-socket",
     ]  # fmt: skip
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     env.pop("FLASK_DEBUG", None)
     with log_path.open("ab") as log:
         process = subprocess.Popen(command, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)
