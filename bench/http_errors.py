@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -47,8 +47,7 @@ __all__ = ["DEFAULT", "QUICK", "ROUTES", "TARGET_RATIO", "Route", "Server", "Siz
 #: The issue's goal: each JSON error route serves at least this share of the plain route's rate.
 TARGET_RATIO = 0.9
 
-_CONTRACT_APP = "bench.bench_app:create_bench_app()"
-_PLAIN_APP = "bench.bench_app:create_plain_app()"
+_APPS = {"contract": "bench.bench_app:create_bench_app()", "plain": "bench.bench_app:create_plain_app()"}
 _STARTUP_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
@@ -115,15 +114,18 @@ def _get(port: int, method: str, path: str) -> tuple[int, http.client.HTTPMessag
         connection.close()
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=_STOP_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=_STOP_TIMEOUT)
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """SIGTERM to every process still running, then SIGKILL to any still there after the grace period."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
+        process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + _STOP_TIMEOUT
+    for process in running:
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=_STOP_TIMEOUT)
 
 
 def _wait_until_ready(process: subprocess.Popen[bytes], port: int, log_path: Path) -> None:
@@ -173,17 +175,10 @@ class Server:
         return total / _CLOCK_TICKS
 
 
-@contextlib.contextmanager
-def gunicorn(app_spec: str, *, workers: int, log_path: Path) -> Iterator[Server]:
-    """Serve ``app_spec`` with gunicorn on a free port of 127.0.0.1; yield it once it answers.
-
-    Output goes to ``log_path``. On exit the server gets SIGTERM and, if it has not stopped within
-    10 s, SIGKILL.
-    """
-    port = _free_port()
+def _spawn(app_spec: str, *, workers: int, port: int, log_path: Path) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
+        return subprocess.Popen(
             [
                 sys.executable,
                 "-m",
@@ -208,11 +203,25 @@ def gunicorn(app_spec: str, *, workers: int, log_path: Path) -> Iterator[Server]
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+
+
+@contextlib.contextmanager
+def gunicorn(apps: Mapping[str, str], *, workers: int, log_dir: Path) -> Iterator[dict[str, Server]]:
+    """Serve each app spec with gunicorn on a free port of 127.0.0.1; yield them by name once all answer.
+
+    The servers start together; each writes its output to ``<name>.log`` in ``log_dir``. On exit
+    every server gets SIGTERM and any that has not stopped within 10 s gets SIGKILL.
+    """
+    started: dict[str, tuple[subprocess.Popen[bytes], int]] = {}
     try:
-        _wait_until_ready(process, port, log_path)
-        yield Server(port, process.pid)
+        for name, spec in apps.items():
+            port = _free_port()
+            started[name] = (_spawn(spec, workers=workers, port=port, log_path=log_dir / f"{name}.log"), port)
+        for name, (process, port) in started.items():
+            _wait_until_ready(process, port, log_dir / f"{name}.log")
+        yield {name: Server(port, process.pid) for name, (process, port) in started.items()}
     finally:
-        _stop(process)
+        _stop([process for process, _port in started.values()])
 
 
 def _check(route: Route, port: int) -> str | None:
@@ -288,11 +297,10 @@ def _measure(servers: dict[str, Server], sizes: Sizes) -> dict[str, _Tally]:
 
 def run(sizes: Sizes = DEFAULT) -> Section:
     """Serve both apps, check each route once, then measure; see the module docstring."""
-    with tempfile.TemporaryDirectory(prefix="bench-http-") as tmp, contextlib.ExitStack() as stack:
-        servers = {
-            name: stack.enter_context(gunicorn(spec, workers=sizes.workers, log_path=Path(tmp, f"{name}.log")))
-            for name, spec in (("contract", _CONTRACT_APP), ("plain", _PLAIN_APP))
-        }
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-http-") as tmp,
+        gunicorn(_APPS, workers=sizes.workers, log_dir=Path(tmp)) as servers,
+    ):
         for _ in range(sizes.workers):  # spend the limiter's one allowed call (per worker, roughly)
             _get(servers["contract"].port, "POST", RATE_LIMITED_PATH)
         problems = [problem for route in ROUTES if (problem := _check(route, servers[route.server].port)) is not None]

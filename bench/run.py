@@ -1,6 +1,6 @@
 """Run the benchmarks, print a table and write the results as JSON.
 
-    python bench/run.py                       # every section, moderate sizes (2 to 3 minutes)
+    python bench/run.py                       # every section, moderate sizes (1 minute plus the test suite)
     python bench/run.py --quick --skip-suite  # tiny sizes, seconds; figures are rough
     python bench/run.py --only retry,http --out results.json
     python bench/run.py --json                # the JSON document on stdout instead of the table
@@ -45,7 +45,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "startup": ("startup", "import and start-up wall time"),
     "http": ("http_errors", "error responses per second on gunicorn"),
     "simulation": ("simulation", "Monte Carlo calls per second"),
-    "suite": ("suite", "test suite wall time and real sleeps (about 30 s)"),
+    "suite": ("suite", "test suite wall time and real sleeps (as long as the suite takes)"),
 }
 
 RESULTS_DIR = _REPO_ROOT / "bench" / "results"
@@ -115,7 +115,9 @@ def _parse_only(value: str | None) -> list[str]:
     metavar="SECTION[,SECTION]",
     help=f"Run only these sections, from: {', '.join(SECTIONS)}.",
 )
-@click.option("--skip-suite", is_flag=True, help="Leave out the test-suite section, the slow one (about 30 s).")
+@click.option(
+    "--skip-suite", is_flag=True, help="Leave out the test-suite section, which takes as long as the test suite."
+)
 @click.option(
     "--out",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),

@@ -1,4 +1,4 @@
-"""A pytest plugin that records every real ``time.sleep`` and ``asyncio.sleep`` of a test run.
+"""A pytest plugin that records every ``time.sleep`` and ``asyncio.sleep`` of a test run.
 
 Load it on the command line; nothing in ``conftest.py`` is needed::
 
@@ -10,10 +10,18 @@ running at the time, the code that called it and the first frame of the reposito
 the stack (its *origin*: a test, or the module under test). A sleep replaced by a mock never
 reaches the wrapper and is not recorded, which is the point: only real waiting counts.
 
+Real or virtual. An ``asyncio.sleep`` on an event loop whose clock is virtual (a simulation's
+loop, where an hour passes in microseconds) waits for nothing real. The probe tells them apart by
+watching the loop's clock: if it moved further during the sleep than real time did, the sleep was
+virtual. Virtual sleeps are counted on their own and never in the real totals.
+
+A sleep whose caller is the retry machinery (``src/utils/retry.py``, tenacity, backoff, stamina or
+the anthropic SDK) counts as a *retry wait*: a suite that switches retries to testing mode, or runs
+them on virtual time, should have no real ones. A sleep that ends early (cancelled, interrupted)
+counts for the time it lasted, not for what it asked.
+
 At session end the plugin prints one summary line and, with ``--sleep-probe-out``, writes the
-summary as JSON (see :func:`summarise`). A sleep whose caller is the retry machinery
-(``src/utils/retry.py``, tenacity, backoff, stamina or the anthropic SDK) counts as a *retry wait*:
-a test suite that switches retries to testing mode should have none.
+summary as JSON (see :func:`summarise`).
 
 Limits: code that bound ``from time import sleep`` before the plugin loaded, and subprocesses the
 tests start, are not seen.
@@ -47,18 +55,28 @@ _TOP = 10
 
 @dataclass(frozen=True, slots=True)
 class SleepRecord:
-    """One real sleep."""
+    """One call of ``time.sleep`` or ``asyncio.sleep``."""
 
     function: str
     """``"time.sleep"`` or ``"asyncio.sleep"``."""
     requested: float
-    measured: float
+    waited: float
+    """Seconds the sleep lasted on its own clock: real time, or the loop's virtual time."""
+    virtual: bool
+    """Whether it ran on an event loop with a virtual clock, so nothing really waited."""
+    interrupted: bool
+    """Whether it ended with an exception (cancelled, interrupted) instead of running out."""
     test: str
     """The node id of the test running at the time, or what pytest was doing."""
     caller: str
     """``path:line (function)`` of the code that called the sleep."""
     origin: str
     """The innermost frame of the repository's own code on the stack, in the same form."""
+
+    @property
+    def seconds(self) -> float:
+        """What the sleep cost on its clock: the time requested, or the time it lasted if cut short."""
+        return self.waited if self.interrupted else self.requested
 
     @property
     def is_retry_wait(self) -> bool:
@@ -79,7 +97,7 @@ def _where(frame: FrameType, root: str) -> str:
 
 
 def _sum(records: Iterable[SleepRecord]) -> float:
-    return sum(record.requested for record in records)
+    return sum(record.seconds for record in records)
 
 
 def _grouped(records: list[SleepRecord], key: Callable[[SleepRecord], str], name: str) -> list[dict[str, Any]]:
@@ -87,30 +105,53 @@ def _grouped(records: list[SleepRecord], key: Callable[[SleepRecord], str], name
     for record in records:
         groups[key(record)].append(record)
     ordered = sorted(groups.items(), key=lambda item: _sum(item[1]), reverse=True)
-    return [{name: group, "calls": len(items), "requested_seconds": _sum(items)} for group, items in ordered[:_TOP]]
+    return [{name: group, "calls": len(items), "seconds": _sum(items)} for group, items in ordered[:_TOP]]
+
+
+def _record_json(record: SleepRecord) -> dict[str, Any]:
+    return {**asdict(record), "seconds": record.seconds}
+
+
+def _totals(records: list[SleepRecord], *, examples: bool = False) -> dict[str, Any]:
+    totals: dict[str, Any] = {"calls": len(records), "seconds": _sum(records)}
+    if examples:
+        totals["examples"] = [_record_json(record) for record in records[:_TOP]]
+    return totals
 
 
 def summarise(records: list[SleepRecord]) -> dict[str, Any]:
-    """Totals, the largest sleeps, the biggest sleepers by origin and by test, and the retry waits.
+    """The sleeps of a run, real and virtual apart.
 
-    ``measured_seconds`` adds up sleeps of concurrent threads, so it can exceed the wall time.
+    ``real``: count, seconds (see :attr:`SleepRecord.seconds`), the measured total, the largest
+    sleeps and the biggest sleepers by origin and by test. ``virtual``: count, virtual seconds and
+    origins. ``retry_waits``: the retry machinery's sleeps, real (with examples) and virtual.
+    ``measured_seconds`` adds up sleeps of concurrent threads and tasks, so it can exceed the wall time.
     """
-    largest = sorted(records, key=lambda record: record.requested, reverse=True)
-    retry_waits = [record for record in records if record.is_retry_wait]
+    real = [record for record in records if not record.virtual]
+    virtual = [record for record in records if record.virtual]
     return {
-        "calls": len(records),
-        "nonzero_calls": sum(record.requested > 0 for record in records),
-        "requested_seconds": _sum(records),
-        "measured_seconds": sum(record.measured for record in records),
-        "largest": [asdict(record) for record in largest[:_TOP]],
-        "by_origin": _grouped(records, lambda record: record.origin, "origin"),
-        "by_test": _grouped(records, lambda record: record.test, "test"),
+        "real": {
+            **_totals(real),
+            "nonzero_calls": sum(record.seconds > 0 for record in real),
+            "measured_seconds": sum(record.waited for record in real),
+            "largest": [_record_json(record) for record in sorted(real, key=lambda r: r.seconds, reverse=True)[:_TOP]],
+            "by_origin": _grouped(real, lambda record: record.origin, "origin"),
+            "by_test": _grouped(real, lambda record: record.test, "test"),
+        },
+        "virtual": {**_totals(virtual), "by_origin": _grouped(virtual, lambda record: record.origin, "origin")},
         "retry_waits": {
-            "calls": len(retry_waits),
-            "requested_seconds": _sum(retry_waits),
-            "examples": [asdict(record) for record in retry_waits[:_TOP]],
+            "real": _totals([record for record in real if record.is_retry_wait], examples=True),
+            "virtual": _totals([record for record in virtual if record.is_retry_wait]),
         },
     }
+
+
+# A real loop's clock is time.monotonic itself; allow for the two readings not being simultaneous.
+_CLOCK_SLACK = 0.001
+
+
+def _virtual(loop_elapsed: float, real_elapsed: float) -> bool:
+    return loop_elapsed - real_elapsed > _CLOCK_SLACK + 0.01 * real_elapsed
 
 
 class SleepProbe:
@@ -135,34 +176,61 @@ class SleepProbe:
             frame = frame.f_back
         return "(outside the repository)"
 
-    def _record(self, function: str, seconds: object, measured: float, caller: FrameType) -> None:
+    def _record(
+        self, function: str, seconds: object, waited: float, caller: FrameType, *, virtual: bool, interrupted: bool
+    ) -> None:
         try:
             requested = float(seconds)  # type: ignore[arg-type]
         except (TypeError, ValueError):
             requested = float("nan")
-        record = SleepRecord(function, requested, measured, self.test, _where(caller, self.root), self._origin(caller))
+        record = SleepRecord(
+            function,
+            requested,
+            waited,
+            virtual,
+            interrupted,
+            self.test,
+            _where(caller, self.root),
+            self._origin(caller),
+        )
         with self._lock:
             self.records.append(record)
 
     def install(self) -> None:
         """Replace ``time.sleep`` and ``asyncio.sleep`` with recording wrappers."""
         real_time_sleep, real_asyncio_sleep = self._real_time_sleep, self._real_asyncio_sleep
+        monotonic = time.monotonic
 
         def sleep(seconds: float | SupportsIndex) -> None:
             caller = sys._getframe(1)
-            start = time.perf_counter()
+            start = monotonic()
+            interrupted = True
             try:
                 real_time_sleep(seconds)
+                interrupted = False
             finally:
-                self._record("time.sleep", seconds, time.perf_counter() - start, caller)
+                self._record("time.sleep", seconds, monotonic() - start, caller, virtual=False, interrupted=interrupted)
 
         async def asyncio_sleep(delay: float, result: T | None = None) -> T | None:
             caller = sys._getframe(1)
-            start = time.perf_counter()
+            loop = asyncio.get_running_loop()
+            start, loop_start = monotonic(), loop.time()
+            interrupted = True
             try:
-                return await real_asyncio_sleep(delay, result)
+                value = await real_asyncio_sleep(delay, result)
+                interrupted = False
+                return value
             finally:
-                self._record("asyncio.sleep", delay, time.perf_counter() - start, caller)
+                real_elapsed, loop_elapsed = monotonic() - start, loop.time() - loop_start
+                virtual = _virtual(loop_elapsed, real_elapsed)
+                self._record(
+                    "asyncio.sleep",
+                    delay,
+                    loop_elapsed if virtual else real_elapsed,
+                    caller,
+                    virtual=virtual,
+                    interrupted=interrupted,
+                )
 
         time.sleep = sleep
         asyncio.sleep = asyncio_sleep  # type: ignore[assignment]
@@ -189,13 +257,16 @@ class SleepProbe:
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         with self._lock:
-            records = list(self.records)
-        largest = max(records, key=lambda record: record.requested, default=None)
-        retry_waits = [record for record in records if record.is_retry_wait]
-        line = f"sleep probe: {len(records)} real sleeps, {_sum(records):.2f} s requested"
-        if largest is not None:
-            line += f", largest {largest.requested:g} s in {largest.test}"
-        line += f"; retry waits: {len(retry_waits)} ({_sum(retry_waits):.2f} s)"
+            summary = summarise(list(self.records))
+        real, waits = summary["real"], summary["retry_waits"]
+        line = f"sleep probe: {real['calls']} real sleeps, {real['seconds']:.2f} s"
+        if real["largest"]:
+            largest = real["largest"][0]
+            line += f", largest {largest['seconds']:g} s in {largest['test']}"
+        line += (
+            f"; retry waits: {waits['real']['calls']} real ({waits['real']['seconds']:.2f} s), "
+            f"{waits['virtual']['calls']} on virtual time; {summary['virtual']['calls']} virtual sleeps in all"
+        )
         terminalreporter.write_line(line)
 
 

@@ -40,7 +40,7 @@ class Sizes:
     """Seconds one command may take before the section fails."""
 
 
-DEFAULT = Sizes(rounds=15)
+DEFAULT = Sizes(rounds=11)
 QUICK = Sizes(rounds=1, warm_up=False, probe_imports=False)
 
 #: key -> (label, arguments after ``python``). The first is the baseline.

@@ -3,13 +3,16 @@
 Runs ``python -m pytest -q -p no:cacheprovider`` in a subprocess from the repository root with the
 plugin :mod:`bench.sleep_probe` loaded (``-p bench.sleep_probe``; no conftest involved), and reports
 the wall time, the real sleep seconds requested, the largest single sleep and where it came from,
-and the retry waits, which should be none: every retry-policy test switches sleeping off.
+and the real retry waits, which should be none: every retry-policy test switches sleeping off or
+runs on a virtual clock. ``asyncio.sleep`` on a virtual-time event loop waits for nothing and is
+counted on its own row.
 
 Other real waits are legitimate and reported as they are: polling a server's start-up, subprocess
 waits, client timeouts against deliberately slow fake servers. Sleeps in subprocesses the tests
 start (gunicorn, ``python -c`` checks) are outside the probe's reach.
 
-This is the slow section (about 30 s); ``bench/run.py --skip-suite`` leaves it out.
+This is the slow section: it takes as long as the test suite. ``bench/run.py --skip-suite``
+leaves it out.
 """
 
 from __future__ import annotations
@@ -51,6 +54,13 @@ def _pytest_summary(output: str) -> str:
         if " in " in line and any(word in line for word in ("passed", "failed", "error", "skipped", "no tests")):
             return line.strip("= ").strip()
     return "(no pytest summary line)"
+
+
+def _most(by_origin: list[dict[str, Any]]) -> str:
+    if not by_origin:
+        return ""
+    top = by_origin[0]
+    return f"; most from {top['origin']} ({top['calls']:,} calls, {top['seconds']:,.2f} s)"
 
 
 def _describe(record: dict[str, Any]) -> str:
@@ -99,11 +109,8 @@ def run(sizes: Sizes = DEFAULT) -> Section:
 
     # Failing tests do not void the measurement: the wall time row shows pytest's verdict.
     outcome = _pytest_summary(completed.stdout)
-    requested = float(summary["requested_seconds"])
-    largest = summary["largest"][0] if summary["largest"] else None
-    retry_waits = summary["retry_waits"]
-    top = summary["by_origin"][0] if summary["by_origin"] else None
-    most = f"; most from {top['origin']} ({top['calls']} calls, {top['requested_seconds']:.2f} s)" if top else ""
+    real, virtual, retry_waits = summary["real"], summary["virtual"], summary["retry_waits"]
+    largest = real["largest"][0] if real["largest"] else None
     rows = (
         Row(
             key="wall",
@@ -116,28 +123,36 @@ def run(sizes: Sizes = DEFAULT) -> Section:
         Row(
             key="sleep_total",
             label="real sleep requested, total",
-            value=requested,
+            value=float(real["seconds"]),
             unit="s",
-            ratios=(Ratio("wall", "wall time", requested / wall if wall > 0 else 0.0),),
-            note=f"{summary['calls']} calls{most}",
-            extra={key: summary[key] for key in ("calls", "nonzero_calls", "measured_seconds", "by_origin", "by_test")},
+            ratios=(Ratio("wall", "wall time", real["seconds"] / wall if wall > 0 else 0.0),),
+            note=f"{real['calls']} calls{_most(real['by_origin'])}",
+            extra={key: value for key, value in real.items() if key != "largest"},
         ),
         Row(
             key="sleep_max",
-            label="largest single sleep",
-            value=float(largest["requested"]) if largest else 0.0,
+            label="largest single real sleep",
+            value=float(largest["seconds"]) if largest else 0.0,
             unit="s",
             note=_describe(largest) if largest else "",
-            extra={"largest": summary["largest"]},
+            extra={"largest": real["largest"]},
         ),
         Row(
             key="retry_waits",
             label="real retry waits (retry.py, tenacity, backoff, stamina, anthropic)",
-            value=float(retry_waits["calls"]),
+            value=float(retry_waits["real"]["calls"]),
             unit="count",
-            target=Target("none", retry_waits["calls"] == 0),
-            note=f"{retry_waits['requested_seconds']:.2f} s",
+            target=Target("none", retry_waits["real"]["calls"] == 0),
+            note=f"{retry_waits['real']['seconds']:.2f} s; {retry_waits['virtual']['calls']:,} more on virtual time",
             extra=retry_waits,
+        ),
+        Row(
+            key="virtual",
+            label="asyncio.sleep on virtual-time loops (not waited)",
+            value=float(virtual["calls"]),
+            unit="count",
+            note=f"{virtual['seconds']:,.0f} s of virtual time{_most(virtual['by_origin'])}",
+            extra=virtual,
         ),
     )
     return Section(
@@ -145,8 +160,9 @@ def run(sizes: Sizes = DEFAULT) -> Section:
         title="Test suite under the sleep probe (python -m pytest -q -p no:cacheprovider -p bench.sleep_probe)",
         rows=rows,
         notes=(
-            "Sleeps are real time.sleep/asyncio.sleep calls in the pytest process; mocked sleeps are not counted, "
-            "sleeps inside subprocesses the tests start are not seen.",
+            "Real sleeps are time.sleep/asyncio.sleep calls in the pytest process that waited on the real clock; "
+            "mocked sleeps are not counted, sleeps inside subprocesses the tests start are not seen.",
+            "Virtual-time sleeps: asyncio.sleep on a loop whose clock ran ahead of real time (a simulation's loop).",
         ),
         params=asdict(sizes),
     )

@@ -7,8 +7,10 @@ assertion fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -35,6 +37,47 @@ _EXPECTED_ROWS = {
     "startup": {"python", "retry", "cli_help", "app"},
     "simulation": {f"{name}_{side}" for name in ("ai", "file", "network") for side in ("ours", "tenacity")},
 }
+
+
+_SLEEPY_TESTS = """
+import asyncio
+import time
+
+from tenacity import nap
+
+
+class FastClockLoop(asyncio.SelectorEventLoop):
+    \"""Each reading of the clock is 100 s later, so sleeps end at once, as on a virtual-time loop.\"""
+
+    readings = 0
+
+    def time(self):
+        self.readings += 1
+        return super().time() + 100.0 * self.readings
+
+
+def test_real_sleeps():
+    time.sleep(0.02)
+    asyncio.run(asyncio.sleep(0.01))
+    nap.sleep(0.001)
+
+
+def test_a_cancelled_sleep_counts_for_the_time_it_lasted():
+    async def main():
+        task = asyncio.ensure_future(asyncio.sleep(3600))
+        await asyncio.wait([task], timeout=0.001)  # lets the sleep start, without sleeping itself
+        task.cancel()
+
+    asyncio.run(main())
+
+
+def test_virtual_sleep():
+    loop = FastClockLoop()
+    try:
+        loop.run_until_complete(asyncio.sleep(5))
+    finally:
+        loop.close()
+"""
 
 
 def _positive(number: object) -> bool:
@@ -95,32 +138,48 @@ def test_http_section_serves_both_apps_and_measures_every_route() -> None:
     assert {ratio.against for ratio in section.row("json_500").ratios} == {"healthz", "flask_404"}
 
 
+def _child_commands() -> list[str]:
+    pid = os.getpid()
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text(encoding="ascii").split()
+    commands = []
+    for child in children:
+        with contextlib.suppress(OSError):
+            commands.append(Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+    return commands
+
+
+@pytest.mark.live
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads child processes from Linux's /proc")
+def test_servers_are_stopped_even_when_one_fails_to_start(tmp_path: Path) -> None:
+    apps = {"plain": "bench.bench_app:create_plain_app()", "broken": "bench.bench_app:no_such_factory()"}
+
+    with pytest.raises(RuntimeError, match="gunicorn exited"), http_errors.gunicorn(apps, workers=1, log_dir=tmp_path):
+        pytest.fail("a server that cannot start must not be yielded")
+
+    assert not [command for command in _child_commands() if "gunicorn" in command]
+
+
 def test_suite_section_records_real_sleeps_and_tells_retry_waits_apart(tmp_path: Path) -> None:
     test_file = tmp_path / "test_sleepy.py"
-    test_file.write_text(
-        "import asyncio\n"
-        "import time\n"
-        "from tenacity import nap\n\n\n"
-        "def test_sleeps():\n"
-        "    time.sleep(0.02)\n"
-        "    asyncio.run(asyncio.sleep(0.01))\n"
-        "    nap.sleep(0.001)\n",
-        encoding="utf-8",
-    )
+    test_file.write_text(_SLEEPY_TESTS, encoding="utf-8")
 
     # Without Hypothesis's plugin, whose import alone takes seconds.
     section = suite.run(suite.Sizes(paths=(str(test_file),), options=("-p", "no:hypothesispytest"), timeout=60))
 
     assert section.error is None
     assert section.row("wall").extra["returncode"] == 0
-    assert section.row("sleep_total").extra["calls"] == 3
-    assert section.row("sleep_total").value == pytest.approx(0.031)
+    # Real: 0.02 + 0.01 + 0.001 requested, and the cancelled sleep(3600) for the time it lasted.
+    assert section.row("sleep_total").extra["calls"] == 4
+    assert 0.031 < section.row("sleep_total").value < 60
     assert section.row("sleep_max").value == pytest.approx(0.02)
     assert "test_sleepy.py" in section.row("sleep_max").note
     retry_waits = section.row("retry_waits")
     assert retry_waits.value == 1
     assert retry_waits.target == Target("none", False)
-    assert retry_waits.extra["examples"][0]["caller"].startswith("tenacity/nap.py")
+    assert retry_waits.extra["real"]["examples"][0]["caller"].startswith("tenacity/nap.py")
+    virtual = section.row("virtual")
+    assert virtual.value == 1
+    assert virtual.extra["seconds"] == pytest.approx(5.0)
 
 
 @pytest.mark.parametrize(
