@@ -134,6 +134,9 @@ def _no_config() -> Mapping[str, object]:
 class Case:
     """One way of provoking a response, and what the contract requires of that response.
 
+    * ``expected_status``, ``kind``, ``also_accepted``: as in :class:`Expectation`.
+    * ``required_headers``: headers the reply must carry (any value) at ``expected_status``.
+    * ``leaks``: texts a 5xx reply must not contain, such as a planted secret.
     * ``request``: what to send (for a probe case, usually ``GET /__check__/raise``).
     * ``raises``: in-process only; builds the exception the probe route raises. Its required
       headers and leak markers are added to the case's own (see :mod:`src.checker.expectations`).
