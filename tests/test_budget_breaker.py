@@ -241,3 +241,87 @@ def test_with_fresh_state_does_not_share() -> None:
     assert fresh.budget is not policy.budget
     assert fresh.breaker is not policy.breaker
     assert policy.replace(attempts=4).budget is policy.budget
+
+
+# --- regressions: the half-open probe slot is always given back ---------------------------------
+
+
+def half_open_policy(clock: Clock, capacity: float = 100) -> RetryPolicy:
+    policy = guarded(threshold=1, capacity=capacity, clock=clock)
+    assert policy.breaker is not None
+    policy.breaker.record_failure()
+    clock.now = 31.0  # past the 30 s cool-down
+    assert policy.breaker.state == "half_open"
+    return policy
+
+
+def test_a_permanent_error_on_the_probe_frees_the_slot() -> None:
+    clock = Clock()
+    policy = half_open_policy(clock)
+    with pytest.raises(ValueError, match="bad request"):
+        policy(mock.Mock(side_effect=ValueError("bad request"), __qualname__="probe"))()
+    # Not stuck: the next call is let through as the probe, and its success closes the circuit.
+    assert policy(mock.Mock(return_value="ok", __qualname__="next"))() == "ok"
+    assert policy.breaker is not None
+    assert policy.breaker.state == "closed"
+
+
+def test_a_cancelled_probe_frees_the_slot() -> None:
+    clock = Clock()
+    policy = half_open_policy(clock)
+
+    @policy
+    async def probe() -> str:
+        raise asyncio.CancelledError
+
+    with pytest.raises(asyncio.CancelledError):
+        asyncio.run(probe())
+    assert policy(mock.Mock(return_value="ok", __qualname__="next"))() == "ok"
+
+
+def test_a_budget_refusal_does_not_hold_the_probe_slot() -> None:
+    from src.utils.retry import CallRefused
+
+    clock = Clock()
+    policy = half_open_policy(clock, capacity=1)
+    assert policy.budget is not None
+    assert policy.budget.try_spend()  # spend the only token
+    fn = mock.Mock(side_effect=[TimeoutError("slow"), "ok"], __qualname__="probe")
+    with pytest.raises(CallRefused):
+        policy(fn)()  # the probe fails and reopens the circuit: refused before sleeping
+    clock.now += 31.0
+    assert policy(mock.Mock(return_value="ok", __qualname__="later"))() == "ok"
+
+
+def test_the_breaker_is_asked_again_after_the_wait() -> None:
+    from src.utils.retry import CallRefused
+
+    clock = Clock()
+    policy = guarded(threshold=2, capacity=100, clock=clock)
+    assert policy.breaker is not None
+    breaker = policy.breaker
+
+    def other_callers_fail_meanwhile(details: object) -> None:
+        breaker.record_failure()  # during our sleep the rest of the process trips the breaker
+
+    set_on_retry_hooks([other_callers_fail_meanwhile])
+    try:
+        fn = mock.Mock(side_effect=[ConnectionError("down"), "ok"], __qualname__="f")
+        with pytest.raises(CallRefused) as info:
+            policy(fn)()
+    finally:
+        set_on_retry_hooks(None)
+    assert fn.call_count == 1  # the retry after the wait never reached the upstream
+    assert isinstance(info.value.__cause__, ConnectionError)
+    assert info.value.status_code == 503
+
+
+def test_a_refusal_is_never_retried_even_by_a_retry_everything_policy() -> None:
+    from src.utils.retry import CallRefused
+
+    clock = Clock()
+    policy = guarded(threshold=1, capacity=100, clock=clock).replace(retry_if=lambda e: True)
+    assert policy.breaker is not None
+    policy.breaker.record_failure()
+    with pytest.raises(CallRefused):
+        policy(mock.Mock(return_value="never", __qualname__="f"))()

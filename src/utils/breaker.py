@@ -118,6 +118,14 @@ class CircuitBreaker:
         if closed:
             logger.info("circuit %s closed: the probe succeeded", self.name)
 
+    def release(self) -> None:
+        """A call ended without telling anything about the upstream (a permanent error, a
+        cancellation, a refusal elsewhere): free the half-open probe slot it may hold."""
+        if self._state != "half_open":
+            return
+        with self._lock:
+            self._probe_in_flight = False
+
     def record_failure(self) -> None:
         """A call failed transiently: count it, and open at the threshold or after a failed probe."""
         opened = False

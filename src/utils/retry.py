@@ -49,6 +49,7 @@ from typing import Any, Literal, ParamSpec, TypeVar, cast, overload
 
 import tenacity as _tenacity
 
+from src.api.errors import AIServiceError
 from src.utils.breaker import CircuitBreaker
 from src.utils.budget import RetryBudget
 from src.utils.transient import (
@@ -60,6 +61,7 @@ from src.utils.transient import (
 
 __all__ = [
     "JITTER_STRATEGIES",
+    "CallRefused",
     "Jitter",
     "RetryDetails",
     "RetryHook",
@@ -278,40 +280,62 @@ def _safe_str(exc: BaseException) -> str:
         return f"<unprintable {type(exc).__name__}>"
 
 
+class CallRefused(AIServiceError):
+    """A policy's circuit breaker or retry budget refused a call or a retry: a 503 with Retry-After.
+
+    Raised instead of waiting, chained to the attempt's failure when there was one.
+    Catch it (or any :class:`~src.api.errors.AIServiceError`) to answer the client fast.
+    """
+
+
 def _check_retry_allowed(policy: RetryPolicy, exc: BaseException) -> None:
-    """Fail fast instead of sleeping when the breaker is open or the budget is spent."""
+    """Before sleeping: fail fast when the breaker is open or the budget is spent.
+
+    Only looks at the breaker (the probe slot is taken by the attempt itself, after the
+    sleep, in :class:`_Attempts`); spends a budget token for the retry.
+    """
     breaker, budget = policy.breaker, policy.budget
-    if breaker is not None and not breaker.allow():
-        raise _denied(policy, f"the circuit for {policy.name} calls is open", breaker.retry_after()) from exc
+    if breaker is not None and breaker.state == "open":
+        raise _refused(policy, "the circuit is open", breaker.retry_after()) from exc
     if budget is not None and not budget.try_spend():
-        raise _denied(policy, f"the retry budget for {policy.name} calls is spent", policy.wait_min) from exc
+        raise _refused(policy, "the retry budget is spent", policy.wait_min) from exc
 
 
-def _check_call_allowed(policy: RetryPolicy) -> None:
+def _check_call_allowed(policy: RetryPolicy, last: BaseException | None = None) -> None:
+    """Before an attempt: the breaker must let it through (in half-open state, as the one probe)."""
     breaker = policy.breaker
     if breaker is not None and not breaker.allow():
-        raise _denied(policy, f"the circuit for {policy.name} calls is open", breaker.retry_after())
+        probing = breaker.state == "half_open"
+        why = "the circuit is half-open and a probe is in flight" if probing else "the circuit is open"
+        raise _refused(policy, why, breaker.retry_after()) from last
 
 
-def _denied(policy: RetryPolicy, why: str, retry_after: float) -> Exception:
-    from src.api.errors import AIServiceError
-
-    return AIServiceError(
-        f"Service temporarily unavailable: {why}; try again later",
+def _refused(policy: RetryPolicy, why: str, retry_after: float) -> CallRefused:
+    return CallRefused(
+        f"Service temporarily unavailable: {why} for {policy.name} calls; try again later",
         status_code=503,
         retry_after=float(math.ceil(max(retry_after, 1.0))),
     )
 
 
 def _record(policy: RetryPolicy, exc: BaseException | None) -> None:
-    """Tell the budget and breaker how an attempt went (permanent errors count for neither)."""
+    """Tell the budget and breaker how an attempt went.
+
+    Success refunds the budget and closes the breaker; a transient failure counts
+    against the breaker; anything else (a permanent error, a cancellation) says
+    nothing about the upstream and only frees a half-open probe slot.
+    """
+    breaker = policy.breaker
     if exc is None:
         if policy.budget is not None:
             policy.budget.record_success()
-        if policy.breaker is not None:
-            policy.breaker.record_success()
-    elif policy.breaker is not None and policy.retry_if(exc):
-        policy.breaker.record_failure()
+        if breaker is not None:
+            breaker.record_success()
+    elif breaker is not None:
+        if isinstance(exc, Exception) and policy.retry_if(exc):
+            breaker.record_failure()
+        else:
+            breaker.release()
 
 
 class _Flags:
@@ -483,6 +507,10 @@ class RetryPolicy:
                 if guarded:
                     _record(self, first)
                 return cast(T, retrying(_Attempts(self, fn, first)))
+            except BaseException as stop:
+                if guarded:
+                    _record(self, stop)
+                raise
             if guarded:
                 _record(self, None)
             return result
@@ -512,6 +540,9 @@ class RetryPolicy:
         except Exception as first:
             _record(self, first)
             return cast(T, await retrying(_AsyncAttempts(self, fn, first)))
+        except BaseException as stop:  # cancelled: frees a half-open probe slot
+            _record(self, stop)
+            raise
         _record(self, None)
         return result
 
@@ -527,7 +558,9 @@ class RetryPolicy:
             "sleep": sleep,
             "stop": _StopPolicy(self),
             "wait": _JitteredBackoff(self, rng),
-            "retry": _tenacity.retry_if_exception(self.retry_if),
+            "retry": _tenacity.retry_if_exception(
+                lambda exc: not isinstance(exc, CallRefused) and self.retry_if(exc)
+            ),
             "before_sleep": _make_before_sleep(self, on_retry),
             "reraise": True,
             "name": self.name,
@@ -576,6 +609,9 @@ def _decorate(policy: RetryPolicy, fn: Callable[P, T]) -> Callable[P, T]:
             except Exception as first:
                 _record(policy, first)
                 return _run_after_first_failure(policy, base, fn, first, args, kwargs)
+            except BaseException as stop:
+                _record(policy, stop)
+                raise
             if not budget_full.full or not breaker_clean.clean:
                 _record(policy, None)
             local.statistics = _FIRST_TRY_STATS
@@ -602,24 +638,31 @@ def _run_after_first_failure(
 
 
 class _Attempts:
-    """What tenacity calls for each attempt: replays an already-seen first failure once,
-    then calls the real function, reporting each outcome to the policy's budget and breaker."""
+    """What tenacity calls for each attempt.
 
-    __slots__ = ("__wrapped_original__", "_first", "_fn", "_policy")
+    Replays an already-seen first failure once; before every later attempt asks the
+    breaker (the wait may have outlasted its state), then calls the real function and
+    reports the outcome to the policy's budget and breaker.
+    """
+
+    __slots__ = ("__wrapped_original__", "_first", "_fn", "_last", "_policy")
 
     def __init__(self, policy: RetryPolicy, fn: Callable[..., Any], first: BaseException | None) -> None:
         self._policy = policy
         self._fn = fn
         self._first = first
+        self._last = first
         self.__wrapped_original__ = fn
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         first, self._first = self._first, None
         if first is not None:
             raise first
+        _check_call_allowed(self._policy, self._last)
         try:
             result = self._fn(*args, **kwargs)
-        except Exception as exc:
+        except BaseException as exc:
+            self._last = exc
             _record(self._policy, exc)
             raise
         _record(self._policy, None)
@@ -633,9 +676,11 @@ class _AsyncAttempts(_Attempts):
         first, self._first = self._first, None
         if first is not None:
             raise first
+        _check_call_allowed(self._policy, self._last)
         try:
             result = await self._fn(*args, **kwargs)
-        except Exception as exc:
+        except BaseException as exc:
+            self._last = exc
             _record(self._policy, exc)
             raise
         _record(self._policy, None)
@@ -661,6 +706,10 @@ def _decorate_async(policy: RetryPolicy, fn: Callable[..., Awaitable[T]]) -> Cal
             retrying._local.statistics = stats
             local.statistics = stats
             return cast(T, await retrying(_AsyncAttempts(policy, fn, first), *args, **kwargs))
+        except BaseException as stop:  # cancelled: frees a half-open probe slot
+            if guarded:
+                _record(policy, stop)
+            raise
         if guarded:
             _record(policy, None)
         local.statistics = _FIRST_TRY_STATS
