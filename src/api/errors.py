@@ -26,7 +26,7 @@ from http import HTTPStatus
 from types import MappingProxyType
 from typing import Any
 
-from src.utils.strict_json import JSONValue, to_ijson
+from src.utils.strict_json import MAX_SAFE_INTEGER, JSONValue, to_ijson
 
 __all__ = [
     "ERROR_CLASSES_BY_STATUS",
@@ -141,8 +141,9 @@ class NotFoundError(APIError):
 class RateLimitError(APIError):
     """The caller sent too many requests; it may try again after ``retry_after`` seconds.
 
-    ``retry_after`` is stored as whole seconds, rounded up, negative values clamped to 0, and
-    goes to the ``Retry-After`` header and the body. Raises ``ValueError`` if it is not a finite
+    ``retry_after`` is stored as whole seconds, rounded up, negative values clamped to 0 and
+    values above 2**53 - 1 (I-JSON's largest exact integer) to that, and goes to the
+    ``Retry-After`` header and the body. Raises ``ValueError`` if it is not a finite
     real number.
     """
 
@@ -213,7 +214,8 @@ def _check_status(status_code: object, lowest: int, owner: str) -> None:
 def _delay_seconds(seconds: object) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not math.isfinite(seconds):
         raise ValueError(f"retry_after must be a finite number of seconds, got {_safe_repr(seconds)}")
-    return max(0, math.ceil(seconds))
+    # Capped where JSON integers stop being exact (I-JSON): a larger one would reach the body as a string.
+    return min(max(0, math.ceil(seconds)), MAX_SAFE_INTEGER)
 
 
 def _readable(message: str, status_code: int) -> str:

@@ -11,8 +11,11 @@ of 400 or more is ``application/json`` with a body ``{"error": <text>, "code": <
   content type replaced, so ``Allow``, ``WWW-Authenticate`` and ``Retry-After`` survive; the
   message is the exception's description;
 * an ``HTTPException`` carrying a ready-made response (``abort(response)``): that response,
-  unchanged; one with a code below 400 (routing redirects): unchanged;
-* an ``HTTPException`` without a code: a 500 (on a plain ``Flask`` it stays Werkzeug's 200 page);
+  unchanged; one with a 3xx code (a redirect): unchanged;
+* an ``HTTPException`` whose code is None (on a plain ``Flask`` it stays Werkzeug's 200 page) or
+  no 3xx/4xx/5xx ``int`` (0, 1xx, 2xx, 600...): a 500;
+* a 405 that names no methods gets an ``Allow`` listing what the URL accepts besides the
+  request's method (RFC 9110 requires the header on every 405);
 * an Anthropic SDK exception (detected without importing ``anthropic``): an
   :class:`~src.api.errors.AIServiceError` 502 with a generic message, and the upstream's
   Retry-After when it answered 429, 503 or 529;
@@ -35,7 +38,7 @@ import math
 import sys
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeGuard
 
 from flask import Flask, Response, current_app, got_request_exception, request
 from flask.typing import ResponseReturnValue
@@ -47,7 +50,7 @@ from src.api.contract import ERROR_MEDIA_TYPE
 from src.api.errors import AIServiceError, APIError
 from src.utils.error_logging import log_client_error, log_server_error
 from src.utils.request_id import REQUEST_ID_HEADER, get_request_id, register_request_id
-from src.utils.strict_json import dumps_ijson, to_ijson
+from src.utils.strict_json import MAX_SAFE_INTEGER, dumps_ijson, to_ijson
 from src.utils.transient import http_status_of, retry_after_of
 from src.utils.wsgi_guard import FALLBACK_BODY, JSONFallbackMiddleware
 
@@ -140,18 +143,19 @@ def _handle_http_exception(e: HTTPException) -> ResponseReturnValue:
         if e.response is not None:
             response = e.response
             message: object = e.description
-        elif e.code is None:
-            message = INTERNAL_ERROR_MESSAGE
-            response = _error_response(500, {"error": message})
-        elif e.code < 400:
+        elif _is_status(e.code, 300, 399):
             return e.get_response(request.environ)
-        else:
+        elif _is_status(e.code, 400, 599):
             if isinstance(e, InternalServerError) and e.original_exception is not None:
                 cause = e.original_exception
                 message = INTERNAL_ERROR_MESSAGE
             else:
                 message = e.description or e.name
             response = _error_response(e.code, {"error": message}, base=e.get_response(request.environ))
+        else:
+            # None, 1xx, 2xx, a number outside HTTP's range or not an int: no error status to keep.
+            message = INTERNAL_ERROR_MESSAGE
+            response = _error_response(500, {"error": message})
         status = response.status_code
     except Exception as failure:
         return _fallback_response(failure)
@@ -208,7 +212,22 @@ def _error_response(
     response.headers[REQUEST_ID_HEADER] = request_id
     if retry_after is not None:
         response.headers["Retry-After"] = str(retry_after)
+    if status == 405 and "Allow" not in response.headers:
+        response.headers["Allow"] = _allowed_methods()
     return response
+
+
+def _allowed_methods() -> str:
+    """The ``Allow`` value of a 405 that named no methods: what the URL accepts besides this method.
+
+    RFC 9110 requires ``Allow`` on every 405; an empty value means "no method".
+    """
+    refused = {"GET", "HEAD"} if request.method in ("GET", "HEAD") else {request.method}
+    try:
+        methods = current_app.url_map.bind_to_environ(request.environ).allowed_methods()
+    except Exception:
+        methods = []
+    return ", ".join(sorted(set(methods) - refused))
 
 
 def _drop_mistyped_reserved_fields(body: dict[str, Any]) -> None:
@@ -254,13 +273,17 @@ def _as_ai_service_error(exc: BaseException) -> AIServiceError | None:
 
 
 def _delay_seconds(value: object) -> int | None:
-    """``value`` as Retry-After delay-seconds (rounded up, at least 0), or None if not a number."""
+    """``value`` as Retry-After delay-seconds (rounded up, 0 to 2**53 - 1), or None if not a number."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     try:
-        return max(0, math.ceil(value))
+        return min(max(0, math.ceil(value)), MAX_SAFE_INTEGER)
     except (OverflowError, ValueError):
         return None
+
+
+def _is_status(code: object, lowest: int, highest: int) -> TypeGuard[int]:
+    return isinstance(code, int) and not isinstance(code, bool) and lowest <= code <= highest
 
 
 def _remember_unhandled_exception(sender: Flask, exception: Exception, **extra: object) -> None:
