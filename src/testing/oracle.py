@@ -29,7 +29,7 @@ from typing import Literal, TypeGuard
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, Unauthorized
 from werkzeug.http import HTTP_STATUS_CODES
 
-from src.api.errors import APIError
+from src.api.errors import RESERVED_KEYS, APIError
 from src.utils.error_handlers import AI_SERVICE_ERROR_MESSAGE, INTERNAL_ERROR_MESSAGE
 from src.utils.strict_json import MAX_SAFE_INTEGER, clean_text, to_ijson
 from src.utils.transient import http_status_of, retry_after_of
@@ -95,8 +95,8 @@ def required_headers(exc: BaseException) -> dict[str, str | None]:
     Always ``X-Request-ID``. ``Allow`` on a 405 (exactly the exception's ``valid_methods`` when
     it lists some). ``WWW-Authenticate`` on a 401 when the exception supplies a challenge.
     ``Retry-After`` (whole seconds, rounded up, at least 0, at most 2**53 - 1) when an
-    ``APIError`` carries ``retry_after``, when a Werkzeug 429/503 carries one, and when an
-    Anthropic 429, 503 or 529 response asked for one.
+    ``APIError`` carries ``retry_after``, when a Werkzeug 429/503 carries a non-zero one, and
+    when an Anthropic 429, 503 or 529 response asked for one.
     """
     headers: dict[str, str | None] = {"X-Request-ID": None}
     status = expected_status(exc)
@@ -112,7 +112,7 @@ def required_headers(exc: BaseException) -> dict[str, str | None]:
             headers["Retry-After"] = str(delay)
     elif kind == "http" and status == getattr(exc, "code", None) and status >= 400:
         asked = getattr(exc, "retry_after", None)
-        if asked is not None:
+        if asked:  # Werkzeug sends none for 0
             headers["Retry-After"] = str(asked) if _is_int(asked) else None
     elif kind == "anthropic" and http_status_of(exc) in _RETRY_AFTER_STATUSES:
         delay = _delay_seconds(retry_after_of(exc))
@@ -123,10 +123,10 @@ def required_headers(exc: BaseException) -> dict[str, str | None]:
 
 def public_texts(exc: BaseException) -> tuple[str, ...]:
     """Every text the answer to ``exc`` may legitimately show: its message where the contract
-    shows it (4xx/5xx ``APIError`` and ``HTTPException``), payload values, fixed messages and
-    reason phrases."""
+    shows it (4xx/5xx ``APIError`` and ``HTTPException``), payload keys and values, the body's
+    own member names, fixed messages and reason phrases."""
     status = expected_status(exc)
-    texts: list[str] = [INTERNAL_ERROR_MESSAGE, AI_SERVICE_ERROR_MESSAGE, FALLBACK_BODY.decode()]
+    texts: list[str] = [INTERNAL_ERROR_MESSAGE, AI_SERVICE_ERROR_MESSAGE, FALLBACK_BODY.decode(), *RESERVED_KEYS]
     texts.append(HTTP_STATUS_CODES.get(status, "Unknown Error"))
     texts.extend(_phrase(status))
     kind = handling(exc)

@@ -31,6 +31,7 @@ import collections
 import datetime
 import enum
 import fractions
+import functools
 import math
 from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
@@ -142,7 +143,11 @@ _SHORT_TEXTS = st.text(alphabet=_CHARACTERS, max_size=40)
 _BLANK_TEXTS = st.text(alphabet=" \t\n\r\x00\x0b\u3000\u200b", max_size=5)
 _REPEATED_UNITS = st.text(alphabet=_CHARACTERS, min_size=1, max_size=8)
 _MESSAGE_KINDS = st.sampled_from(("text", "text", "text", "blank", "long"))
-_LONG = st.integers(1000, 50_000)
+
+
+@functools.cache
+def _lengths(max_length: int) -> st.SearchStrategy[int]:
+    return st.integers(min(1000, max_length), max_length)
 
 
 @st.composite
@@ -159,7 +164,7 @@ def messages(draw: st.DrawFn, *, max_length: int = 50_000) -> str:
         return draw(_BLANK_TEXTS)
     if kind == "long":
         unit = draw(_REPEATED_UNITS)
-        length = draw(st.integers(min(1000, max_length), max_length)) if max_length != 50_000 else draw(_LONG)
+        length = draw(_lengths(max_length))
         return (unit * (length // len(unit) + 1))[:length]
     return draw(_SHORT_TEXTS)
 
@@ -608,11 +613,20 @@ def anthropic_errors(draw: st.DrawFn) -> Exception:
     status = draw(_ANTHROPIC_STATUSES)
     response = httpx2.Response(status, headers=draw(_RETRY_AFTER_HEADERS), request=request)
     body = draw(_BODIES)
+    error: Exception
+    # The SDK reads the body while it builds the error; a body that breaks it was never parsed JSON.
     if kind == "validation":
-        return anthropic.APIResponseValidationError(response, body, message=message)
+        error = _build(
+            lambda: anthropic.APIResponseValidationError(response, body, message=message),
+            lambda: anthropic.APIResponseValidationError(response, None, message=message),
+        )
+        return error
     default = "InternalServerError" if status >= 500 else "APIStatusError"
     cls = getattr(anthropic, _ANTHROPIC_CLASS_BY_STATUS.get(status, default))
-    return cls(message, response=response, body=body)  # type: ignore[no-any-return]
+    error = _build(
+        lambda: cls(message, response=response, body=body), lambda: cls(message, response=response, body=None)
+    )
+    return error
 
 
 _LINKS = st.sampled_from((None, None, None, "__cause__", "__context__"))
