@@ -20,7 +20,7 @@ from src.checker.catalogue import COURSE_BODY_LIMIT, PROBE_PREFIX, SECRET, cases
 from src.checker.checks import check_reply
 from src.checker.expectations import leaks_for, required_headers_for
 from src.checker.inprocess import AppLoadError, build_app, load_factory, run_in_process
-from src.checker.report import render_table, report_document, summary_line
+from src.checker.report import PROBLEM_WIDTH, render_table, report_document, summary_line
 from src.checker.runner import CaseResult, Report, run_case
 
 REQUEST_ID = "check-errors.test"
@@ -445,6 +445,8 @@ def sample_report() -> Report:
             CaseResult("fuzz #1: ValueError('x')", 500, 500, (), origin="fuzz"),
             CaseResult("fuzz #2: KeyError('y')", 500, 500, (), origin="fuzz"),
             CaseResult("fuzz #3: TypeError('z')", 400, 500, ("status is 500, expected 400",), origin="fuzz"),
+            CaseResult("fuzz #4: TypeError('z')", 400, 500, ("status is 500, expected 400",), origin="fuzz"),
+            CaseResult("fuzz #5: TypeError('w')", 400, 400, ("x" * 500,), origin="fuzz"),
         )
     )
 
@@ -458,17 +460,21 @@ def test_table_has_one_row_per_case_problems_below_and_the_summary_alone_last() 
     assert lines[4] == "    - Allow header is missing"
     assert lines[5].split()[-3:] == ["404", "-", "FAIL"]
     assert lines[6] == "    - no response: connection reset"
-    assert lines[7].startswith("fuzz #3: TypeError('z')")
-    assert lines[9].startswith("fuzz: 2 generated exceptions conform ")
-    assert lines[-1] == "4 passed, 3 failed"
-    assert summary_line(sample_report()) == "4 passed, 3 failed"
+    assert lines[7].split()[:5] == ["fuzz", "#3", "(+1", "alike):", "TypeError('z')"]
+    assert lines[8] == "    - status is 500, expected 400"
+    assert lines[9].startswith("fuzz #5: TypeError('w')")
+    assert lines[10] == "    - " + "x" * (PROBLEM_WIDTH - 1) + "…"
+    assert lines[11].startswith("fuzz: 2 generated exceptions conform ")
+    assert lines[-2:] == ["", "4 passed, 5 failed"]
+    assert summary_line(sample_report()) == "4 passed, 5 failed"
 
 
 def test_json_document_lists_every_case() -> None:
     document = json.loads(json.dumps(report_document(sample_report())))
     assert document["passed"] == 4
-    assert document["failed"] == 3
-    assert len(document["cases"]) == 7
+    assert document["failed"] == 5
+    assert len(document["cases"]) == 9
+    assert document["cases"][8]["problems"] == ["x" * 500]
     assert document["cases"][2] == {
         "name": "wrong method",
         "expected_status": 405,
@@ -514,4 +520,5 @@ def test_fuzz_names_an_unprintable_exception_safely() -> None:
             raise RuntimeError("no")
 
     assert describe_exception(Mute()) == "Mute('<str() raised>')"
-    assert describe_exception(ValueError("x" * 100)) == f"ValueError('{'x' * 39}…')"
+    assert describe_exception(ValueError("x" * 100)) == f"ValueError('{'x' * 38}…)"
+    assert describe_exception(ValueError("\U0010ffff" * 30)) == "ValueError('" + "\\U0010ffff" * 3 + "\\U0010ff…)"

@@ -68,8 +68,9 @@ def fuzz_results(factory: AppFactory, examples: int) -> list[CaseResult]:
 
 def describe_exception(exc: BaseException) -> str:
     """``Type('message…')``, short, printable and safe for any exception (even one whose str raises)."""
-    text = _safe_str(exc)
-    shown = repr(text if len(text) <= _SHOWN_MESSAGE else text[: _SHOWN_MESSAGE - 1] + "…")
+    shown = repr(_safe_str(exc)[: _SHOWN_MESSAGE * 2])
+    if len(shown) > _SHOWN_MESSAGE:
+        shown = shown[: _SHOWN_MESSAGE - 1] + "…"
     cls = type(exc)
     prefix = "anthropic." if cls.__module__.partition(".")[0] == "anthropic" else ""
     return f"{prefix}{cls.__name__}({shown})"

@@ -4,7 +4,7 @@ Use :func:`render_table` for the terminal: one row per case (the case, the expec
 status received, the verdict), each problem of a failing case on its own line below the row, and
 the summary line ``N passed, M failed`` last. Verdicts are styled with ``click.style``, which
 ``click.echo`` strips when the output is not a terminal. Generated (``--fuzz``) cases that pass
-are folded into one row; each failing one gets its own.
+share one row; failing ones get one row per way of failing.
 
 Use :func:`report_document` for ``--json``; its shape is::
 
@@ -22,10 +22,15 @@ import click
 
 from src.checker.runner import CaseResult, Report
 
-__all__ = ["render_table", "report_document", "summary_line", "to_json"]
+__all__ = ["PROBLEM_WIDTH", "render_table", "report_document", "summary_line", "to_json"]
+
+#: Characters of a problem the table shows; the rest is cut (``--json`` has it whole).
+PROBLEM_WIDTH = 160
 
 _HEADER = ("case", "expected", "got", "verdict")
 _PROBLEM_INDENT = "    - "
+#: A table row: case, expected, got, verdict, problems.
+_Row = tuple[str, str, str, str, tuple[str, ...]]
 
 
 def summary_line(report: Report) -> str:
@@ -34,26 +39,36 @@ def summary_line(report: Report) -> str:
 
 
 def render_table(report: Report) -> str:
-    """The report as an aligned text table followed by the summary line."""
-    rows = [_row(result) for result in report.results if result.origin == "catalogue" or not result.ok]
-    fuzz_passed = [result for result in report.results if result.origin == "fuzz" and result.ok]
-    if fuzz_passed:
-        statuses = sorted({result.expected_status for result in fuzz_passed})
-        rows.append(
-            (
-                f"fuzz: {len(fuzz_passed)} generated exception{'s conform' if len(fuzz_passed) > 1 else ' conforms'}",
-                _status_range(statuses),
-                _status_range(statuses),
-                "ok",
-                (),
-            )
-        )
+    """The report as an aligned text table followed by the summary line.
+
+    Catalogue cases come first, one row each. Failing generated cases follow, those with the same
+    exception description, statuses and problems folded into one row (``fuzz #7 (+3 alike): ...``);
+    the generated cases that conform share the last row. Problem lines longer than
+    :data:`PROBLEM_WIDTH` are cut short (``--json`` has them whole).
+    """
+    rows: list[_Row] = []
+    alike: dict[tuple[object, ...], list[CaseResult]] = {}
+    conforming = []
+    for result in report.results:
+        if result.origin == "catalogue":
+            rows.append(_row(result))
+        elif result.ok:
+            conforming.append(result)
+        else:
+            alike.setdefault(_fuzz_key(result), []).append(result)
+    rows.extend(_row(group[0], alike=len(group) - 1) for group in alike.values())
+    if conforming:
+        count = len(conforming)
+        statuses = _status_range(sorted({result.expected_status for result in conforming}))
+        verb = "exceptions conform" if count > 1 else "exception conforms"
+        rows.append((f"fuzz: {count} generated {verb}", statuses, statuses, "ok", ()))
+
     widths = [max(len(row[column]) for row in [(*_HEADER, ()), *rows]) for column in range(3)]
-    lines = [_line(_HEADER[0], _HEADER[1], _HEADER[2], _HEADER[3], widths)]
+    lines = [_line(*_HEADER, widths)]
     for name, expected, got, verdict, problems in rows:
         styled = click.style(verdict, fg="green" if verdict == "ok" else "red", bold=verdict != "ok")
         lines.append(_line(name, expected, got, styled, widths))
-        lines.extend(f"{_PROBLEM_INDENT}{problem}" for problem in problems)
+        lines.extend(f"{_PROBLEM_INDENT}{_shorten(problem)}" for problem in problems)
     lines.append("")
     lines.append(summary_line(report))
     return "\n".join(lines)
@@ -82,10 +97,23 @@ def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2, ensure_ascii=False)
 
 
-def _row(result: CaseResult) -> tuple[str, str, str, str, tuple[str, ...]]:
+def _row(result: CaseResult, *, alike: int = 0) -> _Row:
+    name = result.name
+    if alike:
+        # Generated cases are named "fuzz #<n>: <exception>"; say how many more failed the same way.
+        number, _, description = name.partition(": ")
+        name = f"{number} (+{alike} alike): {description}"
     expected = "|".join(str(status) for status in (result.expected_status, *result.also_accepted))
     got = "-" if result.status is None else str(result.status)
-    return result.name, expected, got, "ok" if result.ok else "FAIL", result.problems
+    return name, expected, got, "ok" if result.ok else "FAIL", result.problems
+
+
+def _fuzz_key(result: CaseResult) -> tuple[object, ...]:
+    return (result.name.partition(": ")[2], result.expected_status, result.status, result.problems)
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= PROBLEM_WIDTH else text[: PROBLEM_WIDTH - 1] + "…"
 
 
 def _status_range(statuses: list[int]) -> str:
