@@ -12,8 +12,9 @@ reaches the wrapper and is not recorded, which is the point: only real waiting c
 
 Real or virtual. An ``asyncio.sleep`` on an event loop whose clock is virtual (a simulation's
 loop, where an hour passes in microseconds) waits for nothing real. The probe tells them apart by
-watching the loop's clock: if it moved further during the sleep than real time did, the sleep was
-virtual. Virtual sleeps are counted on their own and never in the real totals.
+reading the loop's clock before and after the sleep: a real loop's clock is ``time.monotonic``
+(give or take a second, for loops that cache their time); a sleep on any other clock is virtual.
+Virtual sleeps are counted on their own and never in the real totals.
 
 A sleep whose caller is the retry machinery (``src/utils/retry.py``, tenacity, backoff, stamina or
 the anthropic SDK) counts as a *retry wait*: a suite that switches retries to testing mode, or runs
@@ -146,12 +147,15 @@ def summarise(records: list[SleepRecord]) -> dict[str, Any]:
     }
 
 
-# A real loop's clock is time.monotonic itself; allow for the two readings not being simultaneous.
-_CLOCK_SLACK = 0.001
+# asyncio's own loops read time.monotonic; others may cache it for a loop iteration.
+_STALE_CLOCK = 1.0
 
 
-def _virtual(loop_elapsed: float, real_elapsed: float) -> bool:
-    return loop_elapsed - real_elapsed > _CLOCK_SLACK + 0.01 * real_elapsed
+def _reads_real_time(loop: asyncio.AbstractEventLoop) -> bool:
+    """Whether ``loop.time()`` is the monotonic clock (a virtual-time loop's is anything else)."""
+    before = time.monotonic()
+    reading = loop.time()
+    return before - _STALE_CLOCK <= reading <= time.monotonic() + 1e-6
 
 
 class SleepProbe:
@@ -214,6 +218,7 @@ class SleepProbe:
         async def asyncio_sleep(delay: float, result: T | None = None) -> T | None:
             caller = sys._getframe(1)
             loop = asyncio.get_running_loop()
+            real_clock = _reads_real_time(loop)
             start, loop_start = monotonic(), loop.time()
             interrupted = True
             try:
@@ -222,7 +227,7 @@ class SleepProbe:
                 return value
             finally:
                 real_elapsed, loop_elapsed = monotonic() - start, loop.time() - loop_start
-                virtual = _virtual(loop_elapsed, real_elapsed)
+                virtual = not (real_clock and _reads_real_time(loop))
                 self._record(
                     "asyncio.sleep",
                     delay,
