@@ -522,3 +522,12 @@ def test_fuzz_names_an_unprintable_exception_safely() -> None:
     assert describe_exception(Mute()) == "Mute('<str() raised>')"
     assert describe_exception(ValueError("x" * 100)) == f"ValueError('{'x' * 38}…)"
     assert describe_exception(ValueError("\U0010ffff" * 30)) == "ValueError('" + "\\U0010ffff" * 3 + "\\U0010ff…)"
+
+
+def test_a_leak_is_reported_once_not_again_inside_longer_texts_holding_it() -> None:
+    leaks = (Leak("hunter2", "the secret"), Leak("password is hunter2", "exception text"), Leak("Boom", "a type name"))
+    answer = reply(500, '{"error": "Boom: password is hunter2", "code": 500}')
+    assert check(answer, 500, leaks=leaks) == [
+        "the 5xx body leaks the secret: 'hunter2'",
+        "the 5xx body leaks a type name: 'Boom'",
+    ]

@@ -88,15 +88,19 @@ def _request_id_problems(request: Request, reply: Reply, *, check_format: bool) 
 
 
 def _leak_problems(leaks: tuple[Leak, ...], body: bytes) -> list[str]:
+    """One problem per leaked text, leaving out a text that holds one already reported.
+
+    So a leaked secret is reported once, not again inside the message and the repr that hold it.
+    """
     raw = body.decode("utf-8", errors="replace")
     readable = "\n".join(_strings_of(raw))
-    problems = []
+    found: list[Leak] = []
     for leak in dict.fromkeys(leaks):
         # A traceback is looked for in the raw text: it may hide in a key or outside the JSON.
         haystack = raw if leak is _TRACEBACK else readable
-        if _contains(haystack, leak):
-            problems.append(f"the 5xx body leaks {leak.what}: {_shorten(leak.text)!r}")
-    return problems
+        if _contains(haystack, leak) and not any(earlier.text in leak.text for earlier in found):
+            found.append(leak)
+    return [f"the 5xx body leaks {leak.what}: {_shorten(leak.text)!r}" for leak in found]
 
 
 def _strings_of(raw: str) -> Iterator[str]:
