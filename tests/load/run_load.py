@@ -52,7 +52,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -343,6 +343,11 @@ class _Tally:
     examples: list[str] = field(default_factory=list)
     logged: list[tuple[str, int, str]] = field(default_factory=list)
 
+    _COUNTS: ClassVar[tuple[str, ...]] = (
+        "sent", "error_responses", "conformant", "non_json", "unexpected_status",
+        "header_problems", "request_id_problems", "leaks", "transport_errors",
+    )  # fmt: skip
+
     def note(self, kind: Kind, problem: str, detail: str) -> None:
         """Count a problem of ``kind``; keep the first ``detail`` of each (kind, problem) as an example."""
         self.problems_by_kind[kind.name] += 1
@@ -353,9 +358,8 @@ class _Tally:
             self.examples.append(example)
 
     def merge(self, other: _Tally) -> None:
-        for name in ("sent", "error_responses", "conformant", "non_json", "unexpected_status"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("header_problems", "request_id_problems", "leaks", "transport_errors"):
+        """Add ``other``'s counts, examples and logged ids to these."""
+        for name in _Tally._COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.by_kind.update(other.by_kind)
         self.by_status.update(other.by_status)
