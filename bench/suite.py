@@ -162,7 +162,7 @@ def run(sizes: Sizes = DEFAULT) -> Section:
         notes=(
             "Real sleeps are time.sleep/asyncio.sleep calls in the pytest process that waited on the real clock; "
             "mocked sleeps are not counted, sleeps inside subprocesses the tests start are not seen.",
-            "Virtual-time sleeps: asyncio.sleep on a loop whose clock ran ahead of real time (a simulation's loop).",
+            "Virtual-time sleeps: asyncio.sleep on a loop whose clock is not time.monotonic (a simulation's loop).",
         ),
         params=asdict(sizes),
     )
