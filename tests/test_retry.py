@@ -352,7 +352,7 @@ def test_async_testing_switch_skips_asyncio_sleep() -> None:
     async def fetch() -> str:
         raise TimeoutError
 
-    with mock.patch.object(retry_mod.asyncio, "sleep") as fake_sleep, pytest.raises(TimeoutError):
+    with mock.patch.object(asyncio, "sleep") as fake_sleep, pytest.raises(TimeoutError):
         asyncio.run(fetch())
     fake_sleep.assert_not_called()
 
@@ -374,6 +374,7 @@ def test_import_is_cheap_and_has_no_side_effects() -> None:
         "assert not read, f'environment read: {read}'\n"
         "assert 'anthropic' not in sys.modules, 'anthropic imported'\n"
         "assert 'flask' not in sys.modules, 'flask imported'\n"
+        "assert 'asyncio' not in sys.modules, 'asyncio imported'\n"
         "assert 'httpx2' not in sys.modules and 'httpx' not in sys.modules, 'httpx imported'\n"
         "assert not logging.getLogger().handlers, 'logging configured'\n"
         "assert not opened, 'network touched'\n"
@@ -469,3 +470,16 @@ def test_file_retry_does_not_retry_http_errors() -> None:
     with pytest.raises(urllib.error.HTTPError):
         file_retry(fn)()
     assert fn.call_count == 1
+
+
+def test_an_exception_text_cannot_forge_retry_log_lines(caplog: pytest.LogCaptureFixture) -> None:
+    def upstream() -> None:
+        raise ConnectionError("busy\r\nERROR forged line \x1b[31mred\x1b[0m")
+
+    with caplog.at_level(logging.WARNING, logger="src.utils.retry"), pytest.raises(ConnectionError):
+        network_retry(upstream)()
+    text = caplog.records[0].getMessage()
+    assert "\r" not in text
+    assert "\n" not in text
+    assert "\x1b" not in text
+    assert "busy\\x0d\\x0aERROR forged line \\x1b[31mred" in text

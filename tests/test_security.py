@@ -264,13 +264,6 @@ def test_a_log_injection_attempt_is_one_escaped_line(
         assert "crs\\x0d\\x0aERROR forged\\x1b[2J" in records[0].getMessage()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "src.utils.retry._log_retry logs str(exception) unescaped: a non-JSON upstream error body "
-        "(the SDK puts the raw text in the message) with CR/LF/ANSI forges WARNING log lines"
-    ),
-)
 def test_an_upstream_error_body_cannot_forge_retry_log_lines(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="src.utils.retry")
     fault = Reply("status", 503, {"Content-Type": "text/plain"}, f"busy{_HOSTILE}".encode())

@@ -34,7 +34,6 @@ configure logging, touch the network or read the environment.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import functools
 import inspect
@@ -52,6 +51,7 @@ import tenacity as _tenacity
 from src.api.errors import AIServiceError
 from src.utils.breaker import CircuitBreaker
 from src.utils.budget import RetryBudget
+from src.utils.log_escape import escape_log_value
 from src.utils.transient import (
     is_transient_ai_error,
     is_transient_file_error,
@@ -115,7 +115,7 @@ def _log_retry(details: RetryDetails) -> None:
         details.attempt,
         details.max_attempts,
         type(details.exception).__name__,
-        _safe_str(details.exception),
+        escape_log_value(details.exception),
         details.wait,
         extra={
             "retry_policy": details.policy,
@@ -194,6 +194,8 @@ def _sleep(seconds: float) -> None:
 
 async def _async_sleep(seconds: float) -> None:
     if not _testing and seconds > 0:
+        import asyncio  # only async callers get here, and they have imported it already
+
         await asyncio.sleep(seconds)
 
 
@@ -271,13 +273,6 @@ def _function_name(retry_state: _tenacity.RetryCallState) -> str:
     fn = retry_state.fn
     original = getattr(fn, "__wrapped_original__", fn)
     return getattr(original, "__qualname__", None) or repr(original)
-
-
-def _safe_str(exc: BaseException) -> str:
-    try:
-        return str(exc)[:500]
-    except Exception:
-        return f"<unprintable {type(exc).__name__}>"
 
 
 class CallRefused(AIServiceError):
