@@ -201,3 +201,34 @@ def test_outage_opens_the_breaker_and_later_calls_fail_fast_with_503() -> None:
         third = generate_error(generator, "three")
         assert third.status_code == 503
         assert server.count == 5  # refused without touching the upstream
+
+
+# --- the whole-attempt deadline of the clients the generator builds ---------------------------------
+
+
+def test_deadline_client_ends_a_trickling_response_and_recovers() -> None:
+    import httpx2
+
+    from src.generators.deadline import deadline_http_client
+    from tests.fakes import fault_server, trickled
+
+    client = deadline_http_client(0.2)
+    with fault_server([trickled(anthropic_message(), interval=0.02), anthropic_message("quick")]) as server:
+        with pytest.raises(httpx2.TimeoutException):
+            client.post(server.url + "/v1/messages", content=b"{}")
+        # The next request on the same client gets its own, fresh deadline.
+        assert client.post(server.url + "/v1/messages", content=b"{}").json()["content"][0]["text"] == "quick"
+    client.close()
+
+
+def test_async_generator_built_from_the_environment_keeps_its_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes import fault_server, trickled
+
+    with fault_server([trickled(anthropic_message(), interval=0.02)]) as server:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        generator = AsyncBaseGenerator(timeout=0.15)
+        with pytest.raises(AIServiceError) as info:
+            asyncio.run(generator.generate("hi"))
+        assert info.value.message == "The AI service did not answer in time"
+        assert server.count == 3

@@ -19,7 +19,7 @@ from __future__ import annotations
 import email.utils
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import anthropic
@@ -84,12 +84,18 @@ class Outcome:
     hung: bool
 
 
-def generate_within_deadline(script: Sequence[Reply], timeout: float, *, calls: int = 1) -> list[Outcome]:
+def generate_within_deadline(
+    script: Sequence[Reply],
+    timeout: float,
+    *,
+    calls: int = 1,
+    factory: Callable[[ScriptedServer, float], BaseGenerator] = make_generator,
+) -> list[Outcome]:
     """Run ``generate`` ``calls`` times against one fault server, each on a thread with its deadline."""
     deadline = ATTEMPTS * timeout + SLACK
     outcomes: list[Outcome] = []
     with fault_server(script) as server:
-        generator = make_generator(server, timeout)
+        generator = factory(server, timeout)
         threads: list[threading.Thread] = []
         for _ in range(calls):
             results: list[str | AIServiceError] = []
@@ -165,18 +171,19 @@ def test_a_slow_upstream_times_out_within_the_deadline(fault: Reply) -> None:
     assert error.message == "The AI service did not answer in time"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BaseGenerator's timeout is the SDK's per-read timeout, not a deadline: an upstream that "
-        "sends a byte every 30 ms never trips a 0.1 s read timeout, so one generate() lasts as "
-        "long as the upstream keeps trickling (docstring promises about 3 * timeout + 20 s)"
-    ),
-)
-def test_a_trickling_upstream_still_ends_within_the_deadline() -> None:
-    [outcome] = generate_within_deadline([trickled(MESSAGE, interval=0.03)], SHORT)
+def test_a_trickling_upstream_still_ends_within_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A byte every 30 ms never trips a 0.1 s read timeout; the generator's own client ends each attempt anyway."""
+
+    def from_environment(server: ScriptedServer, timeout: float) -> BaseGenerator:
+        monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-secret")
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        return BaseGenerator(timeout=timeout)
+
+    [outcome] = generate_within_deadline([trickled(MESSAGE, interval=0.03)], SHORT, factory=from_environment)
     assert not outcome.hung, f"generate still running after {outcome.deadline:.1f} s"
-    assert outcome.requests <= ATTEMPTS
+    assert outcome.requests == ATTEMPTS
+    assert isinstance(outcome.result, AIServiceError)
+    assert outcome.result.message == "The AI service did not answer in time"
 
 
 # --- a malformed body -------------------------------------------------------------------------

@@ -121,16 +121,20 @@ class BaseGenerator(_Generator["anthropic.Anthropic"]):
 
     Without ``client``, builds ``anthropic.Anthropic(max_retries=0)`` on first
     use, reading ``ANTHROPIC_API_KEY`` and ``ANTHROPIC_BASE_URL`` from the
-    environment. A client you pass is used through ``with_options(max_retries=0)``
-    so that :data:`ai_retry` stays the only retry layer. ``timeout`` bounds each
-    HTTP attempt, so one :meth:`generate` lasts at most about
-    ``3 * timeout + 20`` seconds.
+    environment, with an HTTP client that ends each attempt ``timeout`` seconds after
+    it was sent (see :mod:`src.generators.deadline`), so one :meth:`generate` lasts
+    at most about ``3 * timeout + 20`` seconds. A client you pass is used through
+    ``with_options(max_retries=0, timeout=...)`` so that :data:`ai_retry` stays the
+    only retry layer; its ``timeout`` then bounds each read, and the whole-attempt
+    bound holds only if you built it with ``http_client=deadline_http_client(timeout)``.
     """
 
     def _new_client(self, **options: Any) -> anthropic.Anthropic:
         import anthropic
 
-        return anthropic.Anthropic(**options)
+        from src.generators.deadline import deadline_http_client
+
+        return anthropic.Anthropic(http_client=deadline_http_client(self.timeout), **options)
 
     def generate(self, prompt: str, **kwargs: Any) -> str:
         """Return the model's text answer to ``prompt``.
@@ -159,7 +163,9 @@ class AsyncBaseGenerator(_Generator["anthropic.AsyncAnthropic"]):
     def _new_client(self, **options: Any) -> anthropic.AsyncAnthropic:
         import anthropic
 
-        return anthropic.AsyncAnthropic(**options)
+        from src.generators.deadline import deadline_async_http_client
+
+        return anthropic.AsyncAnthropic(http_client=deadline_async_http_client(self.timeout), **options)
 
     async def generate(self, prompt: str, **kwargs: Any) -> str:
         """Return the model's text answer to ``prompt``; see :meth:`BaseGenerator.generate`."""
