@@ -52,6 +52,7 @@ def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 f"127.0.0.1:{port}",
                 "--workers",
                 "1",
+                "--no-control-socket",  # several servers may run at once; don't share ~/.gunicorn
                 "app:create_app()",
             ],
             cwd=REPO_ROOT,
