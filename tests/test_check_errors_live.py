@@ -55,7 +55,17 @@ def gunicorn_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {**os.environ, "FLASK_ADMIN_TOKEN": "live-admin-token"}
     with log_path.open("wb") as log:
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "app:create_app()", "-b", f"127.0.0.1:{port}", "-w", "1", "--no-control-socket"],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "app:create_app()",
+                "-b",
+                f"127.0.0.1:{port}",
+                "-w",
+                "1",
+                "--no-control-socket",
+            ],
             cwd=REPO_ROOT,
             env=env,
             stdout=log,
