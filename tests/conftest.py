@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import HealthCheck, settings
 from jsonschema import Draft202012Validator
 from werkzeug.test import TestResponse
 
@@ -125,3 +128,26 @@ def _retry_policies_for_tests() -> Iterator[None]:
         yield
     for policy in (ai_retry, file_retry, network_retry):
         policy.reset()
+
+
+# --- Hypothesis profiles ----------------------------------------------------------------------
+# Hypothesis loads its "default" profile, or its "ci" profile when it detects CI (CI=true and the
+# like). Registering a profile under the active name changes it in place without loading
+# anything, so these two lines only trim the example count (fast enough for every test run)
+# and leave the choice between them to Hypothesis. HYPOTHESIS_PROFILE picks any profile below,
+# e.g. ``HYPOTHESIS_PROFILE=thorough pytest -m property`` for a deep run.
+PROPERTY_EXAMPLES = 30
+settings.register_profile(
+    "default", settings.get_profile("default"), max_examples=PROPERTY_EXAMPLES, deadline=timedelta(seconds=1)
+)
+settings.register_profile("ci", settings.get_profile("ci"), max_examples=PROPERTY_EXAMPLES)
+settings.register_profile(
+    "thorough",
+    settings.get_profile("default"),
+    max_examples=2000,
+    deadline=None,
+    # Thousands of large generated exceptions: slow generation is expected here, not a smell.
+    suppress_health_check=[HealthCheck.too_slow],
+)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])

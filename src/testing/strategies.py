@@ -336,10 +336,15 @@ _MODES_BY_WISH: dict[bool | None, st.SearchStrategy[Unprintable]] = {
 _BUILTIN_BASES = st.sampled_from(BUILTIN_EXCEPTION_BASES)
 _MIXINS = st.sampled_from(_MIXIN_BASES)
 _API_BASES = st.sampled_from(API_ERROR_BASES)
-_HTTP_BASES = st.sampled_from(HTTP_EXCEPTION_BASES)
+# The classes that carry headers of their own (Allow, WWW-Authenticate, Retry-After) or a
+# wrapped exception are drawn as often as all the others together.
+_HTTP_BASES = st.one_of(
+    st.sampled_from(HTTP_EXCEPTION_BASES),
+    st.sampled_from((MethodNotAllowed, Unauthorized, TooManyRequests, ServiceUnavailable, InternalServerError)),
+)
 _ONE_IN_FIVE = st.integers(0, 4).map(lambda n: n == 0)
 _ONE_IN_TWENTY = st.integers(0, 19).map(lambda n: n == 0)
-_HALF = st.booleans()
+_ONE_IN_THREE = st.integers(0, 2).map(lambda n: n == 0)
 
 
 @st.composite
@@ -401,7 +406,7 @@ def http_exception_classes(draw: st.DrawFn, *, unprintable: bool | None = None) 
     """
     mode = draw(_MODES_BY_WISH[unprintable])
     base = draw(_HTTP_BASES)
-    if base is HTTPException or draw(_HALF):
+    if base is HTTPException or draw(_ONE_IN_THREE):
         return _derive((base,), mode, code=draw(_HTTP_CODES))
     return _derive((base,), mode)
 
@@ -467,7 +472,7 @@ def builtin_exceptions(draw: st.DrawFn, *, unprintable: bool | None = None) -> E
 _BUILTIN_EXCEPTIONS = builtin_exceptions()
 # An APIError message: text, and once in a while an object that is not a string.
 _API_MESSAGES = st.one_of(_MESSAGES, _MESSAGES, _MESSAGES, _PAYLOADS)
-_OPTIONAL_PAYLOADS = st.none() | payload_mappings()
+_OPTIONAL_PAYLOADS = st.one_of(st.none(), payload_mappings(), payload_mappings())
 _DELAYS = st.one_of(st.integers(-(10**6), 10**20), st.floats(allow_nan=False, allow_infinity=False))
 _OPTIONAL_DELAYS = st.none() | _DELAYS
 _OPTIONAL_EXCEPTIONS = st.none() | _BUILTIN_EXCEPTIONS
