@@ -268,8 +268,16 @@ def _as_ai_service_error(exc: BaseException) -> AIServiceError | None:
     base = getattr(anthropic, "AnthropicError", None) if anthropic is not None else None
     if not isinstance(base, type) or not isinstance(exc, base):
         return None
-    retry_after = retry_after_of(exc) if http_status_of(exc) in _RETRY_AFTER_STATUSES else None
+    retry_after = _upstream_retry_after(exc) if http_status_of(exc) in _RETRY_AFTER_STATUSES else None
     return AIServiceError(AI_SERVICE_ERROR_MESSAGE, original_error=exc, retry_after=retry_after)
+
+
+def _upstream_retry_after(exc: BaseException) -> float | None:
+    """The upstream's Retry-After in seconds, or None if it sent none or one that cannot be read."""
+    try:
+        return retry_after_of(exc)
+    except Exception:  # e.g. an HTTP date beyond year 9999, which the date parser refuses
+        return None
 
 
 def _delay_seconds(value: object) -> int | None:
