@@ -13,6 +13,8 @@ import json
 import math
 from typing import Any
 
+import anthropic
+import httpx2
 import pytest
 from flask import Flask, current_app
 from hypothesis import example, given
@@ -127,10 +129,20 @@ def _coded(code: object) -> HTTPException:
     return type("CustomHTTPException", (HTTPException,), {"code": code})("custom description")
 
 
+def _sdk_error(status: int, headers: dict[str, str]) -> Exception:
+    """An Anthropic SDK status error, as its client raises it for an upstream answer."""
+    request = httpx2.Request("POST", "https://api.anthropic.com/v1/messages")
+    return anthropic.APIStatusError(
+        "upstream", response=httpx2.Response(status, headers=headers, request=request), body=None
+    )
+
+
 # Regressions the suite found, pinned. A Retry-After beyond 2**53 - 1 s reached the body as a string.
 _HUGE_RETRY_AFTER = RateLimitError("Slow down", retry_after=1e300)
 # An HTTPException code outside 3xx-5xx was sent as the status (0, 100, 200, 600) with an HTML body.
 _ODD_CODES = (0, 100, 200, 600, True)
+# An upstream Retry-After date past year 9999 made retry_after_of raise: a fallback 500, not the 502.
+_UNREADABLE_DATE = _sdk_error(503, {"retry-after": "Fri, 01 Jan 99999 00:00:00 GMT"})
 
 
 @given(exc=exceptions(), method=methods())
@@ -149,6 +161,7 @@ def test_every_exception_gets_a_strict_json_contract_response(exc: BaseException
 @example(exc=_coded(_ODD_CODES[3]), method="GET")
 @example(exc=_coded(_ODD_CODES[4]), method="GET")
 @example(exc=_coded(None), method="GET")
+@example(exc=_UNREADABLE_DATE, method="GET")
 def test_the_status_is_the_exceptions_own_when_valid_and_500_otherwise(exc: BaseException, method: str) -> None:
     """The status is the exception's own valid 4xx/5xx, 502 for an Anthropic SDK error, and 500 for anything else."""
     check_status(exc, method)

@@ -96,7 +96,7 @@ def required_headers(exc: BaseException) -> dict[str, str | None]:
     it lists some). ``WWW-Authenticate`` on a 401 when the exception supplies a challenge.
     ``Retry-After`` (whole seconds, rounded up, at least 0, at most 2**53 - 1) when an
     ``APIError`` carries ``retry_after``, when a Werkzeug 429/503 carries a non-zero one, and
-    when an Anthropic 429, 503 or 529 response asked for one.
+    when an Anthropic 429, 503 or 529 response asked for one that can be read.
     """
     headers: dict[str, str | None] = {"X-Request-ID": None}
     status = expected_status(exc)
@@ -115,7 +115,7 @@ def required_headers(exc: BaseException) -> dict[str, str | None]:
         if asked:  # Werkzeug sends none for 0
             headers["Retry-After"] = str(asked) if _is_int(asked) else None
     elif kind == "anthropic" and http_status_of(exc) in _RETRY_AFTER_STATUSES:
-        delay = _delay_seconds(retry_after_of(exc))
+        delay = _delay_seconds(_safely(lambda: retry_after_of(exc)))  # unreadable: no header
         if delay is not None:
             headers["Retry-After"] = str(delay)
     return headers

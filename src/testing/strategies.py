@@ -142,7 +142,7 @@ _CHARACTERS = st.one_of(
 _SHORT_TEXTS = st.text(alphabet=_CHARACTERS, max_size=40)
 _BLANK_TEXTS = st.text(alphabet=" \t\n\r\x00\x0b\u3000\u200b", max_size=5)
 _REPEATED_UNITS = st.text(alphabet=_CHARACTERS, min_size=1, max_size=8)
-_MESSAGE_KINDS = st.sampled_from(("text", "text", "text", "blank", "long"))
+_MESSAGE_KINDS = st.sampled_from(("text", "text", "text", "text", "text", "text", "blank", "blank", "long"))
 
 
 @functools.cache
@@ -585,12 +585,22 @@ _BODIES = st.none() | _PAYLOADS
 _ANTHROPIC_KINDS = st.sampled_from(("status", "status", "status", "connection", "timeout", "validation", "base"))
 _ANTHROPIC_STATUSES = st.one_of(st.sampled_from(sorted(_ANTHROPIC_CLASS_BY_STATUS)), _ERROR_STATUS)
 _UPSTREAM_SECONDS = st.one_of(st.integers(-5, 10**6), st.floats(allow_nan=False, allow_infinity=False, min_value=-5))
-# Upstream Retry-After headers: none, seconds, milliseconds, huge, negative or unreadable.
+# HTTP dates whose delay does not depend on when they are read: long past (0 s), and beyond what
+# a date parser accepts (years past 9999).
+_TIMELESS_DATES = (
+    "Wed, 21 Oct 2015 07:28:00 GMT",
+    "Sun, 06 Nov 1994 08:49:37 GMT",
+    "Fri, 01 Jan 99999 00:00:00 GMT",
+    "Sat, 01 Jan 10000 00:00:00",
+    "01 Jan 10000000000 00:00:00 GMT",
+)
+# Upstream Retry-After headers: none, seconds, milliseconds, huge, negative, dates or unreadable.
 _RETRY_AFTER_HEADERS = st.one_of(
     st.just({}),
     st.builds(lambda seconds: {"retry-after": str(seconds)}, _UPSTREAM_SECONDS),
     st.builds(lambda seconds: {"retry-after-ms": str(seconds)}, _UPSTREAM_SECONDS),
     st.builds(lambda text: {"retry-after": text}, st.sampled_from(("soon", "", "nan", "inf", "1e400", "-1"))),
+    st.builds(lambda date: {"retry-after": date}, st.sampled_from(_TIMELESS_DATES)),
 )
 
 
@@ -601,7 +611,8 @@ def anthropic_errors(draw: st.DrawFn) -> Exception:
         RateLimitError("x", response=<429, retry-after: 7>)   OverloadedError(...)   APIConnectionError(...)
         APITimeoutError(...)   APIStatusError(<599>)   AnthropicError("\\ud800")
 
-    Status errors carry a response with any 4xx/5xx status and, often, a Retry-After header.
+    Status errors carry a response with any 4xx/5xx status and, often, a Retry-After header:
+    seconds, milliseconds, an HTTP date (long past, or past year 9999) or something unreadable.
     """
     import anthropic
     import httpx2
