@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import types
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pytest
 from flask import Flask, Response, abort, g, request
-from werkzeug.datastructures import WWWAuthenticate
+from werkzeug.datastructures import Headers, WWWAuthenticate
 from werkzeug.exceptions import (
     BadRequest,
     HTTPException,
@@ -22,6 +23,7 @@ from werkzeug.exceptions import (
     default_exceptions,
 )
 from werkzeug.test import EnvironBuilder, TestResponse
+from werkzeug.wsgi import FileWrapper
 
 from app import create_app
 from src.api.errors import AIServiceError, APIError, NotFoundError, RateLimitError, ValidationError
@@ -593,13 +595,10 @@ def test_explicit_propagate_exceptions_is_respected() -> None:
 class _Server:
     """A PEP 3333 server's ``start_response``: headers are sent when the first body chunk is."""
 
-    def __init__(self, send_at_once: bool = False) -> None:
+    def __init__(self) -> None:
         self.calls: list[tuple[str, list[tuple[str, str]]]] = []
-        self.sent = send_at_once
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-        if exc_info is not None and self.sent:
-            raise exc_info[1].with_traceback(exc_info[2])
         assert exc_info is not None or not self.calls, "a second call needs exc_info"
         self.calls.append((status, headers))
         return lambda data: None
@@ -610,6 +609,59 @@ class _Server:
         body = b"".join(chunks)
         status, headers = self.calls[-1]
         return status, dict(headers), body
+
+
+class _AppendingServer:
+    """A server whose ``start_response`` behaves like gunicorn 27's, run the way gunicorn runs an app.
+
+    A second call with ``exc_info`` re-raises once headers are sent and otherwise *appends* its
+    headers to the first call's (gunicorn's ``Response.start_response``); a second call without
+    ``exc_info`` is an error. Headers go out with the first body write. ``progress`` is read at
+    each event, so a test can tell how far the app's body had got when headers and chunks went out.
+    """
+
+    def __init__(self, progress: Callable[[], object] = lambda: None) -> None:
+        self.progress = progress
+        self.calls: list[tuple[str, list[tuple[str, str]], bool]] = []
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.headers_sent = False
+        self.writes: list[bytes] = []
+        self.events: list[tuple[str, object]] = []
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        self.calls.append((status, list(headers), exc_info is not None))
+        self.events.append(("start_response", self.progress()))
+        if exc_info is not None:
+            if self.headers_sent:
+                raise exc_info[1].with_traceback(exc_info[2])
+        elif self.status is not None:
+            raise AssertionError("Response headers already set!")
+        self.status = status
+        self.headers.extend(headers)
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        assert self.status is not None, "body written before start_response"
+        self.headers_sent = True
+        self.writes.append(data)
+        self.events.append(("write", self.progress()))
+
+    def serve(self, app: Callable[..., Iterable[bytes]], path: str, method: str = "GET", **kwargs: Any) -> bytes:
+        """Run ``app`` for one request as gunicorn's sync worker does; return the body bytes sent."""
+        environ = EnvironBuilder(path=path, method=method, **kwargs).get_environ()
+        body = app(environ, self.start_response)
+        try:
+            for chunk in body:
+                self.write(chunk)
+        finally:
+            close = getattr(body, "close", None)
+            if close is not None:
+                close()
+        return b"".join(self.writes)
+
+    def header_names(self) -> list[str]:
+        return [name.lower() for name, _ in self.headers]
 
 
 def test_teardown_error_gives_the_fallback_500(caplog: pytest.LogCaptureFixture) -> None:
@@ -625,9 +677,30 @@ def test_teardown_error_gives_the_fallback_500(caplog: pytest.LogCaptureFixture)
     assert headers["Content-Type"] == "application/json"
     assert headers["X-Request-ID"] == "tear-1"
     assert body == FALLBACK_BODY
-    assert len(server.calls) == 2  # Flask's 200, replaced by the fallback with exc_info
+    # Flask's 200 was held back by the guard, so the server only ever hears of the fallback.
+    assert len(server.calls) == 1
     [record] = records(caplog, logging.ERROR)
     assert "request_id=tear-1" in record.getMessage()
+
+
+def test_teardown_error_on_a_server_that_appends_headers_sends_each_header_once(
+    contract: ErrorContract, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app()
+
+    @app.teardown_request
+    def fail(exc: BaseException | None) -> None:
+        raise RuntimeError("teardown exploded")
+
+    server = _AppendingServer()
+    body = server.serve(app.wsgi_app, "/healthz", headers={"X-Request-ID": "tear-2"})
+    assert [(status, with_exc_info) for status, _, with_exc_info in server.calls] == [
+        ("500 INTERNAL SERVER ERROR", False)
+    ]
+    assert sorted(server.header_names()) == ["content-length", "content-type", "x-request-id"]
+    assert body == FALLBACK_BODY
+    contract.check_parts(500, Headers(server.headers), body, 500)
+    assert len(records(caplog, logging.ERROR)) == 1
 
 
 def _divide_by_zero(exc: BaseException | None) -> None:
@@ -643,11 +716,124 @@ def test_teardown_error_for_head_gives_an_empty_fallback() -> None:
     assert body == b""
 
 
-def test_guard_reraises_when_headers_were_already_sent() -> None:
-    app = make_app()
-    app.teardown_request(_divide_by_zero)
+def _streaming_app(parts: Iterable[bytes | Exception]) -> tuple[Flask, list[bytes], list[str]]:
+    """An app whose ``/stream`` yields ``parts`` one by one (raising the exceptions among them).
+
+    Returns the app, the chunks the body has produced so far, and a list that records ``closed``.
+    """
+    produced: list[bytes] = []
+    closed: list[str] = []
+
+    def generate() -> Iterator[bytes]:
+        for part in parts:
+            if isinstance(part, Exception):
+                raise part
+            produced.append(part)
+            yield part
+
+    def stream() -> Response:
+        response = Response(generate(), mimetype="text/plain")
+        response.call_on_close(lambda: closed.append("closed"))
+        return response
+
+    return make_app(stream=stream), produced, closed
+
+
+def test_a_streamed_body_goes_out_chunk_by_chunk() -> None:
+    app, produced, closed = _streaming_app([b"one,", b"two,", b"three"])
+    server = _AppendingServer(progress=lambda: len(produced))
+    assert server.serve(app.wsgi_app, "/stream") == b"one,two,three"
+    # The headers go out with the first chunk, and each chunk as soon as it is produced.
+    assert server.events == [("start_response", 1), ("write", 1), ("write", 2), ("write", 3)]
+    assert server.status == "200 OK"
+    assert closed == ["closed"]
+
+
+@pytest.mark.parametrize(
+    "parts",
+    [[RuntimeError("stream exploded")], [b"", RuntimeError("stream exploded")]],
+    ids=["at-once", "after-an-empty-chunk"],
+)
+def test_a_body_that_fails_before_its_first_bytes_gives_the_fallback_500(
+    parts: list[bytes | Exception], contract: ErrorContract, caplog: pytest.LogCaptureFixture
+) -> None:
+    app, _, closed = _streaming_app(parts)
+    server = _AppendingServer()
+    body = server.serve(app.wsgi_app, "/stream", headers={"X-Request-ID": "stream-1"})
+    assert [status for status, _, _ in server.calls] == ["500 INTERNAL SERVER ERROR"]
+    contract.check_parts(500, Headers(server.headers), body, 500)
+    assert body == FALLBACK_BODY
+    assert closed == ["closed"]
+    [record] = records(caplog, logging.ERROR)
+    assert "request_id=stream-1" in record.getMessage()
+
+
+def test_a_body_that_fails_after_its_first_bytes_is_logged_and_aborted(caplog: pytest.LogCaptureFixture) -> None:
+    app, _, closed = _streaming_app([b"partial", RuntimeError("stream exploded")])
+    server = _AppendingServer()
+    # Nothing can replace a response that has started: the server gets the exception and drops the connection.
+    with pytest.raises(RuntimeError, match="stream exploded"):
+        server.serve(app.wsgi_app, "/stream")
+    assert [status for status, _, _ in server.calls] == ["200 OK"]
+    assert server.writes == [b"partial"]
+    assert closed == ["closed"]
+    [record] = records(caplog, logging.ERROR)
+    assert "failure after the response started" in record.getMessage()
+
+
+def test_a_write_call_starts_the_response_at_once() -> None:
+    def legacy_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        write = start_response("200 OK", [("Content-Type", "text/plain")])
+        write(b"written;")
+        return [b"returned"]
+
+    server = _AppendingServer()
+    assert server.serve(JSONFallbackMiddleware(legacy_app), "/") == b"written;returned"
+    assert [event for event, _ in server.events] == ["start_response", "write", "write"]
+
+
+def test_guard_reraises_when_the_app_has_already_written(caplog: pytest.LogCaptureFixture) -> None:
+    def legacy_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])(b"written;")
+        raise ZeroDivisionError("after a write")
+
+    server = _AppendingServer()
     with pytest.raises(ZeroDivisionError):
-        _Server(send_at_once=True).run(app, "/healthz")
+        server.serve(JSONFallbackMiddleware(legacy_app), "/")
+    assert len(server.calls) == 1
+    assert server.writes == [b"written;"]
+    assert len(records(caplog, logging.ERROR)) == 1
+
+
+def test_a_servers_file_wrapper_is_passed_through_for_sendfile() -> None:
+    def file_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](io.BytesIO(b"file contents"))
+
+    server = _AppendingServer()
+    environ = EnvironBuilder(path="/", environ_overrides={"wsgi.file_wrapper": FileWrapper}).get_environ()
+    # gunicorn sends a body of its own file wrapper type with sendfile, so it must arrive unwrapped.
+    body = JSONFallbackMiddleware(file_app)(environ, server.start_response)
+    assert isinstance(body, FileWrapper)
+    assert len(server.calls) == 1
+    assert b"".join(body) == b"file contents"
+
+
+def test_headers_replaced_with_exc_info_before_the_body_reach_the_server_once() -> None:
+    def changing_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
+        try:
+            raise ValueError("changed its mind")
+        except ValueError:
+            start_response("503 SERVICE UNAVAILABLE", [("Content-Type", "application/json")], sys.exc_info())
+        return [b"{}"]
+
+    server = _AppendingServer()
+    assert server.serve(JSONFallbackMiddleware(changing_app), "/") == b"{}"
+    assert [(status, with_exc_info) for status, _, with_exc_info in server.calls] == [
+        ("503 SERVICE UNAVAILABLE", False)
+    ]
+    assert server.headers == [("Content-Type", "application/json")]
 
 
 def test_register_error_handlers_is_idempotent(contract: ErrorContract, caplog: pytest.LogCaptureFixture) -> None:

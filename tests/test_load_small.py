@@ -20,8 +20,8 @@ pytestmark = pytest.mark.live
 
 REQUESTS = 1_000
 WORKERS = 3
-#: Kinds that fail because of a bug in src/ (see the xfail below); the rest must be clean.
-KNOWN_BUGS = {"500 teardown"}
+#: Kinds that fail because of a known bug in src/ (none at present); the rest must be clean.
+KNOWN_BUGS: set[str] = set()
 
 
 @pytest.fixture(scope="module")
@@ -101,15 +101,6 @@ def test_the_exit_status_follows_the_must_hold_figures(load_run: tuple[int, dict
         assert report["contract_conformance_pct"] < 100 or report["non_json_responses"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "On gunicorn, a teardown_request failure answers with duplicated Content-Type, "
-        "Content-Length (18 and 44) and X-Request-ID headers and a body cut to 18 bytes: "
-        "JSONFallbackMiddleware calls start_response a second time with exc_info, and gunicorn "
-        "27's start_response appends the new headers to the stored ones instead of replacing them"
-    ),
-)
 def test_a_teardown_failure_keeps_the_contract_on_gunicorn(load_run: tuple[int, dict[str, Any]]) -> None:
     exit_code, report = load_run
     assert report["problems_by_kind"].get("500 teardown", 0) == 0, report["examples"]

@@ -2,21 +2,28 @@
 
 Flask's error handlers cannot see a failure that happens after them: an exception in a
 ``teardown_request`` function, an ``after_request`` hook that returns something that is not a
-response, a response object that fails when called. Without this guard the WSGI server answers
-those with its own HTML page. Wrap ``app.wsgi_app`` with :class:`JSONFallbackMiddleware`
-(:func:`~src.utils.error_handlers.register_error_handlers` does) and such a request gets
-:data:`FALLBACK_BODY`, a constant, hand-built JSON 500 with the ``X-Request-ID`` header.
+response, a response object that fails when called or while its body is produced. Without this
+guard the WSGI server answers those with its own HTML page. Wrap ``app.wsgi_app`` with
+:class:`JSONFallbackMiddleware` (:func:`~src.utils.error_handlers.register_error_handlers` does)
+and such a request gets :data:`FALLBACK_BODY`, a constant, hand-built JSON 500 with the
+``X-Request-ID`` header.
 
-If the server has already sent the response headers, the exception is re-raised through
-``start_response`` as PEP 3333 requires, and the server closes the connection. An exception
-raised while the server iterates over the response body is out of reach: the status has
-already gone out.
+The guard holds back the server's ``start_response``: it records the status and headers the app
+gives and passes them on once, just before the first non-empty body chunk (or the app's first
+``write()``, or the end of an empty body). Until then a failure can still be answered with the
+fallback, and the server's ``start_response`` is called exactly once, with whichever of the two
+won. That matters because servers differ on a second call: Werkzeug's test client raises,
+gunicorn appends the new headers to the old ones (two ``Content-Length`` headers, a body cut
+short). A body is passed on chunk by chunk, never buffered, and its ``close()`` is always called.
+
+A failure after the first chunk went out cannot be replaced: it is logged once and re-raised, so
+that the server aborts the connection instead of ending a truncated body as if it were complete.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from src.utils.error_logging import log_server_error
@@ -32,13 +39,16 @@ FALLBACK_STATUS = "500 INTERNAL SERVER ERROR"
 #: The body of the last-resort response: the smallest body the error contract allows.
 FALLBACK_BODY = b'{"error":"Internal Server Error","code":500}'
 
+_Write = Callable[[bytes], object]
+
 
 class JSONFallbackMiddleware:
     """Wrap a WSGI app so that an exception escaping it becomes :data:`FALLBACK_BODY` with status 500.
 
     The exception is logged once with :func:`~src.utils.error_logging.log_server_error`.
     ``propagate`` is asked on each failure; when it returns True the exception is re-raised
-    instead (for a debugger or a test that wants it).
+    instead (for a debugger or a test that wants it). A failure after the response has started
+    (see the module docstring) is logged and re-raised.
     """
 
     def __init__(self, wsgi_app: WSGIApplication, *, propagate: Callable[[], bool] = lambda: False) -> None:
@@ -46,37 +56,168 @@ class JSONFallbackMiddleware:
         self.propagate = propagate
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        started = False
-
-        def tracking_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            nonlocal started
-            started = True
-            return start_response(status, headers, exc_info)
-
+        exchange = _Exchange(environ, start_response, self._should_propagate)
         try:
-            return self.wsgi_app(environ, tracking_start_response)
-        except Exception as exc:
-            if self._should_propagate():
-                raise
-            log_server_error(exc, 500, environ=environ)
-            headers = [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(FALLBACK_BODY))),
-                (REQUEST_ID_HEADER, _request_id(environ)),
-            ]
-            if started:
-                # Replacing headers already passed on is only allowed with exc_info (PEP 3333);
-                # the server re-raises it if they have been sent.
-                start_response(FALLBACK_STATUS, headers, sys.exc_info())
-            else:
-                start_response(FALLBACK_STATUS, headers)
-            return [] if environ.get("REQUEST_METHOD") == "HEAD" else [FALLBACK_BODY]
+            app_iter = self.wsgi_app(environ, exchange.start_response)
+        except Exception:
+            return exchange.fail()
+        file_wrapper = environ.get("wsgi.file_wrapper")
+        if isinstance(file_wrapper, type) and isinstance(app_iter, file_wrapper):
+            # The server sends a file wrapper its own way (sendfile); it must get it unwrapped.
+            try:
+                exchange.start()
+            except Exception:
+                _close(app_iter, exchange)
+                return exchange.fail()
+            return app_iter
+        return _GuardedBody(exchange, app_iter)
 
     def _should_propagate(self) -> bool:
         try:
             return bool(self.propagate())
         except Exception:
             return False
+
+
+class _Exchange:
+    """One request's ``start_response``, held back until the body starts."""
+
+    __slots__ = (
+        "_server_start",
+        "_server_write",
+        "environ",
+        "headers",
+        "server_called",
+        "should_propagate",
+        "started",
+        "status",
+    )
+
+    def __init__(
+        self, environ: WSGIEnvironment, server_start: StartResponse, should_propagate: Callable[[], bool]
+    ) -> None:
+        self.environ = environ
+        self.should_propagate = should_propagate
+        self.status: str | None = None
+        self.headers: list[tuple[str, str]] = []
+        self.started = False
+        """Whether the server has been given the status and headers (and so may have sent them)."""
+        self.server_called = False
+        self._server_start = server_start
+        self._server_write: _Write | None = None
+
+    def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> _Write:
+        """The app's ``start_response``: records the status and headers, sends nothing."""
+        if exc_info is not None:
+            try:
+                if self.started:
+                    # PEP 3333: headers that may have gone out cannot be replaced; re-raise.
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response was called a second time without exc_info")
+        self.status, self.headers = status, headers
+        return self.write
+
+    def write(self, data: bytes) -> None:
+        """The legacy ``write()`` callable: starts the response, then writes ``data`` through the server."""
+        self.start()
+        if self._server_write is None:
+            raise RuntimeError("the server's start_response returned no write callable")
+        self._server_write(data)
+
+    def start(self) -> None:
+        """Give the recorded status and headers to the server, once."""
+        if self.started:
+            return
+        if self.status is None:
+            raise RuntimeError("the application produced its body without calling start_response")
+        self.server_called = True
+        self._server_write = self._server_start(self.status, self.headers)
+        self.started = True
+
+    def fail(self) -> list[bytes]:
+        """Answer the exception being handled with the fallback, or re-raise it; call only in ``except``.
+
+        Re-raises when ``propagate`` says so, and after logging when the response has started.
+        """
+        exc = sys.exc_info()[1]
+        if exc is None:
+            raise RuntimeError("JSONFallbackMiddleware: fail() called with no exception being handled")
+        if self.should_propagate():
+            raise  # noqa: PLE0704 - re-raises the caller's exception, fail() runs in its except block
+        if self.started:
+            log_server_error(exc, 500, error_type="failure after the response started", environ=self.environ)
+            raise  # noqa: PLE0704
+        log_server_error(exc, 500, environ=self.environ)
+        headers = [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(FALLBACK_BODY))),
+            (REQUEST_ID_HEADER, _request_id(self.environ)),
+        ]
+        if self.server_called:
+            # The server refused the app's headers; replacing them is only allowed with exc_info.
+            self._server_write = self._server_start(FALLBACK_STATUS, headers, sys.exc_info())
+        else:
+            self.server_called = True
+            self._server_write = self._server_start(FALLBACK_STATUS, headers)
+        self.started = True
+        return [] if self.environ.get("REQUEST_METHOD") == "HEAD" else [FALLBACK_BODY]
+
+
+class _GuardedBody:
+    """The app's body, passed on chunk by chunk; the held-back response starts at its first bytes."""
+
+    __slots__ = ("_app_iter", "_chunks", "_exchange", "_fallback")
+
+    def __init__(self, exchange: _Exchange, app_iter: Iterable[bytes]) -> None:
+        self._exchange = exchange
+        self._app_iter = app_iter
+        self._chunks: Iterator[bytes] | None = None
+        self._fallback: Iterator[bytes] | None = None
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._fallback is not None:
+            return next(self._fallback)
+        exchange = self._exchange
+        try:
+            if self._chunks is None:
+                self._chunks = iter(self._app_iter)
+            if exchange.started:
+                return next(self._chunks)
+            for chunk in self._chunks:
+                # Empty chunks are held back with the headers (PEP 3333: nothing is sent before
+                # the first non-empty chunk), so a failure after one can still be answered.
+                if chunk:
+                    exchange.start()
+                    return chunk
+            exchange.start()
+        except StopIteration:
+            raise
+        except Exception:
+            self._fallback = iter(exchange.fail())
+            return next(self._fallback)
+        raise StopIteration
+
+    def close(self) -> None:
+        """Close the app's body (always; PEP 3333). A failure here is logged, the response is done."""
+        _close(self._app_iter, self._exchange)
+
+
+def _close(app_iter: Iterable[bytes], exchange: _Exchange) -> None:
+    close = getattr(app_iter, "close", None)
+    if close is None:
+        return
+    try:
+        close()
+    except Exception as exc:
+        if exchange.should_propagate():
+            raise
+        log_server_error(exc, 500, error_type="failure while closing the response", environ=exchange.environ)
 
 
 def _request_id(environ: WSGIEnvironment) -> str:
