@@ -558,6 +558,26 @@ def test_after_request_error_on_every_response_still_gives_json_500(contract: Er
     contract.check(app.test_client().get("/healthz"), 500)
 
 
+def test_a_hook_that_changes_the_500_and_fails_again_leaves_it_as_built_and_logs_once(
+    contract: ErrorContract, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app()
+
+    @app.after_request
+    def tamper_then_fail(response: Response) -> Response:
+        response.status_code = 200
+        response.set_data(b"<p>tampered</p>")
+        response.headers["X-Tampered"] = "yes"
+        raise RuntimeError("after_request exploded")
+
+    response = app.test_client().get("/healthz", headers={"X-Request-ID": "tamper-1"})
+    body = contract.check(response, 500)
+    assert body == {"error": INTERNAL_ERROR_MESSAGE, "code": 500, "request_id": "tamper-1"}
+    assert "X-Tampered" not in response.headers
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.name for record in errors] == [LOGGER]
+
+
 def test_after_request_returning_nothing_gives_the_fallback_500(caplog: pytest.LogCaptureFixture) -> None:
     app = make_app()
 

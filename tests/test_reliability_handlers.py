@@ -257,15 +257,6 @@ def test_an_after_request_error_gives_json_500_and_one_record(
     assert "request_id=after-7" in record.getMessage()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Flask.finalize_request(from_error_handler=True) runs the after_request hooks again on the "
-        "JSON 500 and, when the hook fails again, logs a second ERROR record on app.logger "
-        "('Request finalizing failed with an error while handling an error'); ContractFlask does "
-        "not cover that path, so one failure is logged twice"
-    ),
-)
 @pytest.mark.parametrize("path", ["/healthz", "/missing"], ids=["after-a-200", "after-a-404"])
 def test_an_after_request_hook_that_always_fails_is_logged_once(
     path: str, contract: ErrorContract, caplog: pytest.LogCaptureFixture

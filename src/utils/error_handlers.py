@@ -48,7 +48,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from src.api.contract import ERROR_MEDIA_TYPE
 from src.api.errors import AIServiceError, APIError
-from src.utils.error_logging import log_client_error, log_server_error
+from src.utils.error_logging import has_logged_server_error, log_client_error, log_server_error
 from src.utils.request_id import REQUEST_ID_HEADER, get_request_id, register_request_id
 from src.utils.strict_json import MAX_SAFE_INTEGER, dumps_ijson, to_ijson
 from src.utils.transient import http_status_of, retry_after_of
@@ -75,8 +75,8 @@ _UNHANDLED_KEY = "error_contract.unhandled_exception"
 class ContractFlask(Flask):
     """A ``Flask`` whose error paths outside the registered handlers also keep the contract.
 
-    Use it instead of ``Flask`` together with :func:`register_error_handlers`. It changes two
-    documented extension points, nothing else:
+    Use it instead of ``Flask`` together with :func:`register_error_handlers`. It changes three
+    extension points, nothing else:
 
     * :meth:`log_exception`: Flask calls it for a failure no handler saw first (an
       ``after_request`` hook that raised, a view that returned an invalid value). It writes the
@@ -84,12 +84,34 @@ class ContractFlask(Flask):
       ``Exception on <path>`` line, which would copy a CR/LF from the path into the log.
     * :meth:`trap_http_exception`: an ``HTTPException`` with neither a code nor a response goes
       to the handlers (which answer a JSON 500) instead of becoming Werkzeug's 200 HTML page.
+    * :meth:`finalize_request`: when the ``after_request`` hooks fail again on the 500 that
+      answers a failure, Flask logs a second record of its own ("Request finalizing failed...").
+      Here that failure is logged in the contract's format only if the request has not logged a
+      5xx yet, and the 500 is sent as the handler built it, without the failed hooks' changes.
     """
 
     def log_exception(self, exc_info: tuple[type, BaseException, TracebackType] | tuple[None, None, None]) -> None:
         """Log a failure that reached ``Flask.handle_exception``: ERROR, traceback, context."""
         if exc_info[1] is not None:
             log_server_error(exc_info[1], 500)
+
+    def finalize_request(self, rv: ResponseReturnValue | HTTPException, from_error_handler: bool = False) -> Response:
+        """Flask's ``finalize_request``; a failure while finalizing an error response is logged once."""
+        if not from_error_handler:
+            return super().finalize_request(rv)
+        response = self.make_response(rv)
+        status, headers, body = response.status, response.headers.copy(), response.response
+        try:
+            return super().finalize_request(response)
+        except Exception as failure:
+            if not has_logged_server_error(request.environ):
+                log_server_error(failure, 500)
+        # A hook may have changed the response before failing; send it as the handler built it.
+        response.status, response.headers, response.response = status, headers, body
+        if REQUEST_ID_HEADER not in response.headers:
+            with contextlib.suppress(Exception):
+                response.headers[REQUEST_ID_HEADER] = get_request_id()
+        return response
 
     def trap_http_exception(self, e: Exception) -> bool:
         """Send a codeless ``HTTPException`` to the handlers; otherwise Flask's own rule."""

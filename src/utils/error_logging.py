@@ -27,13 +27,21 @@ from flask import g, has_request_context, request
 
 from src.utils.request_id import request_id_for
 
-__all__ = ["MAX_LOGGED_VALUE", "escape_log_value", "log_client_error", "log_server_error", "request_log_context"]
+__all__ = [
+    "MAX_LOGGED_VALUE",
+    "escape_log_value",
+    "has_logged_server_error",
+    "log_client_error",
+    "log_server_error",
+    "request_log_context",
+]
 
 logger = logging.getLogger(__name__)
 
 #: Longest value (in characters, after escaping) put into a log line.
 MAX_LOGGED_VALUE = 512
 
+_LOGGED_KEY = "error_contract.server_error_logged"
 _UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
@@ -85,8 +93,10 @@ def log_server_error(
 
     ``error_type`` names what the client was told (e.g. ``AIServiceError`` for a wrapped SDK
     error) when that differs from ``exc``'s own class; pass ``environ`` outside a request context.
+    The request is marked as logged (see :func:`has_logged_server_error`).
     """
     try:
+        _mark_logged(environ)
         context = request_log_context(environ)
         kind = type(exc).__qualname__ if error_type is None else f"{error_type} from {type(exc).__qualname__}"
         logger.error(
@@ -104,6 +114,15 @@ def log_server_error(
         )
     except Exception:
         _report_logging_failure()
+
+
+def has_logged_server_error(environ: Mapping[str, Any]) -> bool:
+    """Whether :func:`log_server_error` has been called for the request of this WSGI ``environ``.
+
+    Use it to keep a second failure of the same request (a hook that fails again on the error
+    response) from logging a second ERROR record for one 5xx.
+    """
+    return environ.get(_LOGGED_KEY) is True
 
 
 def log_client_error(message: object, status_code: int, error_type: str) -> None:
@@ -124,6 +143,13 @@ def log_client_error(message: object, status_code: int, error_type: str) -> None
         )
     except Exception:
         _report_logging_failure()
+
+
+def _mark_logged(environ: MutableMapping[str, Any] | None) -> None:
+    if environ is None and has_request_context():
+        environ = request.environ
+    if environ is not None:
+        environ[_LOGGED_KEY] = True
 
 
 def _extra(context: Mapping[str, str | None], status_code: int, error_type: str) -> dict[str, object]:
