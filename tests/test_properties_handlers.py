@@ -26,7 +26,7 @@ from src.api.contract import ContractViolation, loads_strict, validate_error_bod
 from src.api.errors import APIError, RateLimitError
 from src.testing.oracle import TRACEBACK_MARKER, expected_status, leak_texts, required_headers
 from src.utils.strict_json import dumps_ijson
-from tests.strategies import api_errors, exceptions, methods, payloads, unprintable_exceptions
+from tests.strategies import api_errors, exception_classes, exceptions, methods, payloads, unprintable_exceptions
 
 pytestmark = pytest.mark.property
 
@@ -48,8 +48,8 @@ def build_app() -> Flask:
 APP = build_app()
 
 
-def answer(exc: BaseException, method: str = "GET", app: Flask | None = None) -> TestResponse:
-    """The response to ``method /raise`` when the view raises ``exc``."""
+def answer(exc: BaseException | type[BaseException], method: str = "GET", app: Flask | None = None) -> TestResponse:
+    """The response to ``method /raise`` when the view raises ``exc`` (an instance, or a class as ``raise X`` takes)."""
     target = app or APP
     target.extensions[_EXCEPTION] = exc
     try:
@@ -188,6 +188,18 @@ def test_an_exception_that_cannot_be_printed_still_gets_its_answer(exc: BaseExce
     """An exception whose ``__str__`` or ``__repr__`` raises still gets the contract response and the right status."""
     check_contract(exc, method)
     check_status(exc, method)
+
+
+@given(cls=exception_classes(), method=methods())
+def test_raising_an_exception_class_is_answered_like_its_instance(cls: type[Exception], method: str) -> None:
+    """``raise SomeError`` gets the contract answer and the status of the instance it makes (or of its TypeError)."""
+    try:
+        instance: BaseException = cls()
+    except Exception as failure:  # the class needs arguments: ``raise cls`` raises this instead
+        instance = failure
+    response = answer(cls, method)
+    _contract_body(response, method)
+    assert response.status_code == expected_status(instance), (response.status_code, instance)
 
 
 @given(value=payloads())

@@ -102,10 +102,10 @@ def check_outcome(script: Script, policy: RetryPolicy | None = None) -> None:
         assert record.raised is last.error, (record.raised, last)
 
 
-def check_waits(script: Script, policy: RetryPolicy | None = None, rng: random.Random | None = None) -> None:
+def check_waits(script: Script, policy: RetryPolicy | None = None) -> None:
     """Every wait lies in the window ``wait_bounds(n)`` (with a Retry-After: between it and ``wait_max``),
     within [wait_min, wait_max], and is what the retry hook was told."""
-    record = run(script, policy, rng)
+    record = run(script, policy)
     bounds = script.policy
     assert record.sleeps == [details.wait for details in record.retries]
     for number, wait in enumerate(record.sleeps, start=1):
