@@ -175,21 +175,11 @@ def test_waits_are_jittered(policy: RetryPolicy, seed_list: list[int]) -> None:
     check_jitter(policy, seed_list)
 
 
-# --- a known bug in src/utils/transient.py, pinned until it is fixed ---------------------------
+# --- a regression: Retry-After dates past the year 9999 -------------------------------------------
 
 _UNREADABLE_DATES = ("Fri, 01 Jan 99999 00:00:00 GMT", "Sat, 01 Jan 10000 00:00:00", "01 Jan 10000000000 00:00:00 GMT")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "transient.parse_retry_after passes a Retry-After HTTP date past year 9999 to "
-        "email.utils.mktime_tz, which raises ValueError (OverflowError for a huge year); the "
-        "exception escapes retry_after_of inside the policy's wait, so the call raises it after "
-        "one attempt instead of retrying or re-raising the upstream error"
-    ),
-)
 @given(
     policy=stock_policies().filter(lambda policy: policy.name != "file"),
     date=st.sampled_from(_UNREADABLE_DATES),

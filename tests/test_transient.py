@@ -160,3 +160,8 @@ def test_own_retry_after_attribute_is_read() -> None:
         retry_after = 4
 
     assert retry_after_of(Limited()) == 4.0
+
+
+@pytest.mark.parametrize("value", ["Fri, 01 Jan 99999 00:00:00 GMT", "01 Jan 10000000000 00:00:00 GMT"])
+def test_a_date_past_9999_is_unreadable_not_an_error(value: str) -> None:
+    assert parse_retry_after({"retry-after": value}) is None

@@ -172,7 +172,7 @@ def parse_retry_after(headers: Mapping[str, Any] | Any, *, now: float | None = N
     """Parse ``retry-after-ms`` (milliseconds) or ``retry-after`` (seconds or an HTTP date).
 
     Returns a non-negative number of seconds, or None when neither header is
-    present or readable. A date in the past means "now", i.e. 0.
+    present or readable (a date past the year 9999 is not). A date in the past means "now", i.e. 0.
     """
     getter = getattr(headers, "get", None)
     if getter is None:
@@ -189,8 +189,11 @@ def parse_retry_after(headers: Mapping[str, Any] | Any, *, now: float | None = N
     parsed = email.utils.parsedate_tz(str(raw))
     if parsed is None:
         return None
-    delta = email.utils.mktime_tz(parsed) - (time.time() if now is None else now)
-    return max(0.0, float(delta))
+    try:
+        moment = email.utils.mktime_tz(parsed)
+    except (ValueError, OverflowError):  # a year past 9999: no date a server means
+        return None
+    return max(0.0, float(moment - (time.time() if now is None else now)))
 
 
 def _headers_of(exc: BaseException) -> Any:
