@@ -21,6 +21,11 @@ cannot be represented is replaced, never passed on. The rules:
 Bounds: containers keep their first :data:`MAX_ITEMS` entries, nesting deeper than
 :data:`MAX_DEPTH` and reference cycles become ``null``, and a value whose conversion raises
 (a ``__str__`` that raises, a mapping whose ``items()`` fails) becomes ``null``.
+
+Cost: a value that is already strict JSON data (exactly ``dict`` with ``str`` keys, ``list``,
+``str``, ``int``, ``float``, ``bool`` or ``None``, within the rules and bounds above), such as
+an error body, is recognised by one cheap scan and converted or serialised without the general
+machinery; anything else takes the general path. Both give the same result.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ import numbers
 import re
 from collections.abc import Mapping, Sequence, Set
 from decimal import Decimal
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 __all__ = ["MAX_DEPTH", "MAX_ITEMS", "MAX_SAFE_INTEGER", "JSONValue", "clean_text", "dumps_ijson", "to_ijson"]
 
@@ -54,6 +59,10 @@ _NONCHARACTERS = re.compile(
     + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(1, 17))
     + "]"
 )
+# What clean_text would change: a string without any of these is already clean.
+_UNCLEAN = re.compile(_SURROGATES.pattern[:-1] + _NONCHARACTERS.pattern[1:])
+# Compact UTF-8 JSON that refuses NaN; built once (json.dumps builds an encoder per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
 def clean_text(text: str) -> str:
@@ -62,6 +71,8 @@ def clean_text(text: str) -> str:
     Use it on any string that must be encodable as UTF-8 and acceptable to I-JSON.
     """
     text = str.__str__(text)
+    if text.isascii():
+        return text
     if _SURROGATES.search(text):
         # Round-tripping through UTF-16 joins valid pairs and replaces lone halves.
         text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
@@ -71,15 +82,62 @@ def clean_text(text: str) -> str:
 def to_ijson(value: object) -> JSONValue:
     """Convert ``value`` into plain JSON data that :func:`json.dumps` writes as strict I-JSON.
 
-    Never raises; see the module docstring for how each type is converted.
+    Never raises; see the module docstring for how each type is converted. The result shares no
+    container with ``value``.
     """
+    if _is_plain(value, 0):
+        return _copy_plain(value)
     return _convert(value, 0, set())
 
 
 def dumps_ijson(value: object) -> bytes:
     """Serialise ``value`` (converted by :func:`to_ijson` first) as compact UTF-8 JSON bytes."""
-    text = json.dumps(to_ijson(value), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    return text.encode("utf-8")
+    if not _is_plain(value, 0):
+        value = to_ijson(value)
+    return _ENCODER.encode(value).encode("utf-8")
+
+
+def _is_plain(value: Any, depth: int) -> bool:
+    """Whether ``value`` is strict JSON data already, which :func:`to_ijson` would only copy.
+
+    Exact types only (a subclass may behave differently), clean strings and keys, safe integers,
+    finite floats, and containers within :data:`MAX_DEPTH` and :data:`MAX_ITEMS` (so a cycle is
+    never plain).
+    """
+    kind = type(value)
+    if kind is str:
+        return value.isascii() or _UNCLEAN.search(value) is None
+    if kind is int:
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
+    if value is None or kind is bool:
+        return True
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
+            return False
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or _UNCLEAN.search(key) is None):
+                return False
+            if not _is_plain(item, depth + 1):
+                return False
+        return True
+    if kind is list:
+        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
+            return False
+        return all(_is_plain(item, depth + 1) for item in value)
+    return False
+
+
+def _copy_plain(value: Any) -> JSONValue:
+    """A copy of data :func:`_is_plain` accepted, with fresh containers."""
+    kind = type(value)
+    if kind is dict:
+        return {key: _copy_plain(item) for key, item in value.items()}
+    if kind is list:
+        return [_copy_plain(item) for item in value]
+    plain: JSONValue = value
+    return plain
 
 
 def _convert(value: object, depth: int, active: set[int]) -> JSONValue:
