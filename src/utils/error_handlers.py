@@ -70,6 +70,8 @@ AI_SERVICE_ERROR_MESSAGE = "The AI service could not complete the request."
 _RETRY_AFTER_STATUSES = frozenset({429, 503, 529})
 _EXTENSION_KEY = "error_contract"
 _UNHANDLED_KEY = "error_contract.unhandled_exception"
+# Body keys _error_response sets itself; a converted field with one of these names is not copied.
+_BUILT_KEYS = frozenset({"error", "code", "request_id"})
 
 
 class ContractFlask(Flask):
@@ -173,7 +175,7 @@ def _handle_http_exception(e: HTTPException) -> ResponseReturnValue:
                 message = INTERNAL_ERROR_MESSAGE
             else:
                 message = e.description or e.name
-            response = _error_response(e.code, {"error": message}, base=e.get_response(request.environ))
+            response = _error_response(e.code, {"error": message}, base=_status_and_headers(e))
         else:
             # None, 1xx, 2xx, a number outside HTTP's range or not an int: no error status to keep.
             message = INTERNAL_ERROR_MESSAGE
@@ -216,27 +218,56 @@ def _error_response(
     converted = to_ijson(fields)
     extra = converted if isinstance(converted, dict) else {}
     error = extra.get("error")
-    if not isinstance(error, str) or not any(ch.isprintable() and not ch.isspace() for ch in error):
+    if not isinstance(error, str) or not _is_readable(error):
         error = HTTP_STATUS_CODES.get(status, "Error")
     request_id = get_request_id()
     body: dict[str, Any] = {"error": error, "code": status}
-    body.update((key, value) for key, value in extra.items() if key not in body and key != "request_id")
-    _drop_mistyped_reserved_fields(body)
+    others = [(key, value) for key, value in extra.items() if key not in _BUILT_KEYS]
+    if others:
+        body.update(others)
+        _drop_mistyped_reserved_fields(body)
+    headers = [(REQUEST_ID_HEADER, request_id)]
     if retry_after is not None:
         body["retry_after"] = retry_after
+        headers.append(("Retry-After", str(retry_after)))
     body["request_id"] = request_id
     data = dumps_ijson(body)
 
-    response = base if base is not None else current_app.response_class()
-    response.status_code = status
-    response.set_data(data)
-    response.headers["Content-Type"] = ERROR_MEDIA_TYPE
-    response.headers[REQUEST_ID_HEADER] = request_id
-    if retry_after is not None:
-        response.headers["Retry-After"] = str(retry_after)
+    response: WerkzeugResponse
+    if base is None:
+        response = current_app.response_class(data, status, headers, content_type=ERROR_MEDIA_TYPE)
+    else:
+        response = base
+        response.status_code = status
+        response.set_data(data)
+        response.headers["Content-Type"] = ERROR_MEDIA_TYPE
+        for name, value in headers:
+            response.headers[name] = value
     if status == 405 and "Allow" not in response.headers:
         response.headers["Allow"] = _allowed_methods()
     return response
+
+
+def _is_readable(text: str) -> bool:
+    """Whether ``text`` has a printable character other than whitespace."""
+    if text.isascii() and text.isprintable():
+        # Printable ASCII is space or visible, so stripping the spaces tells.
+        return bool(text.strip(" "))
+    return any(ch.isprintable() and not ch.isspace() for ch in text)
+
+
+def _status_and_headers(e: HTTPException) -> WerkzeugResponse:
+    """``e.get_response()`` for a response whose body will be replaced: its status and headers.
+
+    Werkzeug's own ``get_response`` renders an HTML page that the contract's body replaces, so
+    when a class keeps it, the same response is built from ``get_headers`` alone (which the
+    classes with ``Allow``, ``WWW-Authenticate`` or ``Retry-After`` override). A class that
+    overrides ``get_response`` itself gets it called.
+    """
+    environ = request.environ
+    if type(e).get_response is not HTTPException.get_response:
+        return e.get_response(environ)
+    return current_app.response_class(status=e.code, headers=e.get_headers(environ))
 
 
 def _allowed_methods() -> str:

@@ -21,7 +21,7 @@ import logging
 import re
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, cast
 
 from flask import g, has_request_context, request
 
@@ -51,7 +51,9 @@ def escape_log_value(value: object) -> str:
         text = value if isinstance(value, str) else str(value)
     except Exception:
         text = f"<unprintable {type(value).__name__}>"
-    text = _UNSAFE.sub(_escape_char, text)
+    # Printable ASCII without a backslash has nothing to escape (the common case, checked in C).
+    if not (text.isascii() and text.isprintable() and "\\" not in text):
+        text = _UNSAFE.sub(_escape_char, text)
     if len(text) > MAX_LOGGED_VALUE:
         text = text[: MAX_LOGGED_VALUE - 3] + "..."
     return text
@@ -64,12 +66,15 @@ def request_log_context(environ: MutableMapping[str, Any] | None = None) -> dict
     ``g.user_id`` when the request set one); a value that is unknown is ``None``.
     """
     if environ is None and has_request_context():
+        # The request behind the proxy, looked up once instead of once per attribute.
+        current = cast(Any, request)._get_current_object()
+        endpoint = current.endpoint
         user_id = g.get("user_id")
         return {
-            "http_method": escape_log_value(request.method),
-            "http_path": escape_log_value(request.path),
-            "endpoint": None if request.endpoint is None else escape_log_value(request.endpoint),
-            "request_id": request_id_for(request.environ),
+            "http_method": escape_log_value(current.method),
+            "http_path": escape_log_value(current.path),
+            "endpoint": None if endpoint is None else escape_log_value(endpoint),
+            "request_id": request_id_for(current.environ),
             "user_id": None if user_id is None else escape_log_value(user_id),
         }
     environ = environ if environ is not None else {}
@@ -128,6 +133,8 @@ def has_logged_server_error(environ: Mapping[str, Any]) -> bool:
 def log_client_error(message: object, status_code: int, error_type: str) -> None:
     """Log a 4xx answer to the current request as one INFO line without traceback; never raises."""
     try:
+        if not logger.isEnabledFor(logging.INFO):
+            return
         context = request_log_context()
         logger.info(
             "%d %s on %s %s (endpoint=%s, request_id=%s, user_id=%s): %s",
