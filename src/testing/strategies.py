@@ -176,6 +176,13 @@ _SHORTER_MESSAGES = messages(max_length=2000)
 # --- payloads ---------------------------------------------------------------------------------
 
 
+def _pretty(self: object, printer: Any, cycle: bool) -> None:
+    """How Hypothesis shows an object whose ``repr`` may raise, so that a failing example can be reported."""
+    text = getattr(self, "text", None)
+    name = type(self).__name__
+    printer.text(f"<{name} {text!r}>" if isinstance(text, str) else f"<{name} that cannot be printed>")
+
+
 class _Opaque:
     """An object JSON knows nothing about: ``str`` and ``repr`` give ``text``, or raise if it is None."""
 
@@ -190,6 +197,7 @@ class _Opaque:
         return self.text
 
     __repr__ = __str__
+    _repr_pretty_ = _pretty
 
 
 class _BrokenMapping(Mapping[str, object]):
@@ -203,6 +211,8 @@ class _BrokenMapping(Mapping[str, object]):
 
     def __len__(self) -> int:
         return 1
+
+    _repr_pretty_ = _pretty
 
 
 class _Colour(enum.Enum):
@@ -318,8 +328,11 @@ def _raise_on_print(self: object) -> str:
 
 
 def _derive(bases: tuple[type[BaseException], ...], unprintable: Unprintable, **attributes: object) -> type[Any]:
-    """A new class on ``bases``; its ``__str__``/``__repr__`` raise as ``unprintable`` says."""
+    """A new class on ``bases``; its ``__str__``/``__repr__`` raise as ``unprintable`` says
+    (Hypothesis still prints its instances, through ``_repr_pretty_``)."""
     namespace: dict[str, object] = dict(attributes)
+    if unprintable is not None:
+        namespace["_repr_pretty_"] = _pretty
     if unprintable in ("str", "both"):
         namespace["__str__"] = _raise_on_print
     if unprintable in ("repr", "both"):
