@@ -114,6 +114,7 @@ def _http_error(status: int, headers: dict[str, str] | None = None) -> urllib.er
 # Retry-After dates whose wait does not depend on when the test runs: "now" and "decades from now".
 _LONG_AGO = "Wed, 21 Oct 2015 07:28:00 GMT"
 _FAR_FUTURE = "Fri, 01 Jan 2100 00:00:00 GMT"
+_UNREADABLE = "Fri, 01 Jan 99999 00:00:00 GMT"
 # Failures each policy must retry, and failures it must not (the labels do not ask the policy).
 _TRANSIENT_STATUSES = {"ai": (408, 409, 429, 500, 502, 503, 529), "network": (408, 429, 500, 502, 503, 504)}
 _PERMANENT_STATUSES = {"ai": (400, 401, 403, 404, 413, 422), "network": (400, 401, 403, 404, 409, 413, 422)}
@@ -175,6 +176,8 @@ def _transient_errors(draw: st.DrawFn, policy: RetryPolicy, retry_after: float |
             millis = retry_after * 1000.0
             return Outcome("transient", _http_error(status, {"retry-after-ms": repr(millis)}), millis / 1000.0)
         # An HTTP date is read against the clock: only dates far away give a wait known in advance.
+        if draw(st.integers(0, 3)) == 0:  # past the year 9999: unreadable, so it asks for nothing
+            return Outcome("transient", _http_error(status, {"Retry-After": _UNREADABLE}))
         if retry_after > policy.wait_max:
             return Outcome("transient", _http_error(status, {"Retry-After": _FAR_FUTURE}), math.inf)
         return Outcome("transient", _http_error(status, {"Retry-After": _LONG_AGO}), 0.0)

@@ -106,16 +106,16 @@ def check_waits(script: Script, policy: RetryPolicy | None = None) -> None:
     """Every wait lies in the window ``wait_bounds(n)`` (with a Retry-After: between it and ``wait_max``),
     within [wait_min, wait_max], and is what the retry hook was told."""
     record = run(script, policy)
-    bounds = script.policy
+    configured = script.policy
     assert record.sleeps == [details.wait for details in record.retries]
     for number, wait in enumerate(record.sleeps, start=1):
-        low, high = bounds.wait_bounds(number)
+        low, high = configured.wait_bounds(number)
         asked = script.outcome(number).retry_after
-        assert bounds.wait_min <= wait <= bounds.wait_max, (number, wait)
+        assert configured.wait_min <= wait <= configured.wait_max, (number, wait)
         if asked is None:
             assert low <= wait <= high, (number, wait, (low, high))
         else:
-            assert max(low, asked) <= wait <= bounds.wait_max, (number, wait, asked)
+            assert max(low, asked) <= wait <= configured.wait_max, (number, wait, asked)
 
 
 def check_retry_after_honoured(script: Script, policy: RetryPolicy | None = None) -> None:
@@ -128,11 +128,11 @@ def check_retry_after_honoured(script: Script, policy: RetryPolicy | None = None
             assert details.retry_after == asked, (details.retry_after, asked)
 
 
-def check_jitter(policy: RetryPolicy, seed_list: list[int], rng_factory: type[random.Random] = random.Random) -> None:
+def check_jitter(policy: RetryPolicy, seed_list: list[int]) -> None:
     """The wait after a failure is random: different seeds give more than one wait, each within its window."""
     failure = PermissionError("locked") if policy.name == "file" else ConnectionError("down")
     always_failing = Script(policy, (Outcome("transient", failure),) * policy.attempts, 0)
-    waits = {run(always_failing, rng=rng_factory(seed)).sleeps[0] for seed in seed_list}
+    waits = {run(always_failing, rng=random.Random(seed)).sleeps[0] for seed in seed_list}
     low, high = policy.wait_bounds(1)
     assert len(waits) > 1, f"every seed waited {waits} in [{low}, {high}]"
     assert all(low <= wait <= high for wait in waits), (waits, low, high)
