@@ -10,7 +10,10 @@ runs (or when its help is shown), so ``python cli.py --help`` stays fast: neithe
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+from collections.abc import Iterator
+from typing import Any
 
 import click
 
@@ -36,6 +39,24 @@ class _LazyGroup(click.Group):
         if not isinstance(command, click.Command):  # pragma: no cover - a wiring mistake
             raise TypeError(f"{target} is not a click command")
         return command
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        with _one_line_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _one_line_usage_errors() -> Iterator[None]:
+    """Bad input gets one line, ``Error: ...``, and exit code 2: no usage block above it."""
+    try:
+        yield
+    except click.UsageError as error:
+        error.ctx = None  # without a context, click prints only the "Error:" line
+        raise
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,0 +1,38 @@
+"""The command group: usage errors are one line and exit 2, whichever command they come from."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from cli import cli
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bogus"], "No such command 'bogus'"),
+        (["--bogus"], "No such option '--bogus'"),
+        (["simulate-retry", "--seed", "-1"], "Invalid value for '--seed'"),
+        (["simulate-retry", "--policy", "nope"], "Invalid value for '--policy'"),
+        (["simulate-retry", "--scenario", "ok,@3"], "--scenario"),
+        (["check-errors", "--url", "ftp://example.invalid"], "http"),
+        (["check-errors", "--timeout", "-1", "--url", "http://127.0.0.1:9"], "--timeout"),
+    ],
+)
+def test_usage_errors_are_one_line_with_exit_code_2(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("Error: ")
+    assert message in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_both_commands() -> None:
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    assert "simulate-retry" in result.stdout
+    assert "check-errors" in result.stdout
