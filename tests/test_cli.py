@@ -36,3 +36,21 @@ def test_help_lists_both_commands() -> None:
     assert result.exit_code == 0
     assert "simulate-retry" in result.stdout
     assert "check-errors" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["check-errors", "--url", "http://a..b"], "invalid host name"),
+        (["check-errors", "--url", "http://" + "x" * 64 + ".example"], "invalid host name"),
+        (["check-errors", "--url", "http://user:pw@127.0.0.1:9"], "credentials"),
+        (["check-errors", "--url", "http://127.0.0.1:9", "--timeout", "nan"], "not a number"),
+        (["check-errors", "--app", ""], "MODULE:FACTORY"),
+        (["check-errors", "--app", "sys:exit"], "SystemExit"),
+    ],
+)
+def test_check_errors_refuses_what_it_cannot_check(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr

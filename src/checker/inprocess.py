@@ -56,7 +56,7 @@ def load_factory(spec: str) -> AppFactory:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # a module that calls sys.exit() must not pass as "0 failed"
         raise AppLoadError(f"cannot import {module_name!r}: {type(exc).__name__}: {exc}") from None
     factory = getattr(module, attribute, None)
     if factory is None:
@@ -75,7 +75,7 @@ def build_app(factory: AppFactory) -> Flask:
     """A fresh app from ``factory`` with the probe routes added; raises :class:`AppLoadError`."""
     try:
         app = factory()
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() on missing config is a failure to build, not a pass
         raise AppLoadError(f"the app factory raised {type(exc).__name__}: {exc}") from None
     if not isinstance(app, Flask):
         raise AppLoadError(f"the app factory returned a {type(app).__name__}, not a Flask app")

@@ -57,11 +57,20 @@ def parse_base_url(url: str) -> str:
         raise ValueError(f"{url!r} has an invalid port") from None
     if not parts.hostname:
         raise ValueError(f"{url!r} has no host")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(f"{url!r} has credentials in it; give the server's base URL without them")
+    try:
+        host = parts.hostname.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ValueError(f"{url!r} has an invalid host name") from None
     if port == 0:
         raise ValueError(f"{url!r} has an invalid port")
     if parts.query or parts.fragment:
         raise ValueError(f"{url!r} has a query or fragment; give the server's base URL")
-    return urlunsplit((parts.scheme.lower(), parts.netloc, parts.path.rstrip("/"), "", ""))
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc = f"{netloc}:{port}"
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path.rstrip("/"), "", ""))
 
 
 def run_live(base_url: str, *, timeout: float = DEFAULT_TIMEOUT, cases: Sequence[Case] | None = None) -> Report:
@@ -98,7 +107,7 @@ class _HTTPSender:
         try:
             with self._opener.open(request, timeout=self.timeout) as response:
                 reply = Reply(response.status, tuple(response.headers.items()), response.read(MAX_BODY))
-        except (OSError, http.client.HTTPException, http.client.InvalidURL) as exc:
+        except (OSError, UnicodeError, http.client.HTTPException, http.client.InvalidURL) as exc:
             reason = _describe(exc, self.timeout)
             if not self.answered:
                 raise Unreachable(f"cannot reach {self.base_url}: {reason}") from None

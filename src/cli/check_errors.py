@@ -6,6 +6,7 @@ Only click and the standard library are imported here; the checker (Flask, jsons
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import click
@@ -34,6 +35,7 @@ _EXIT_UNREACHABLE = 2
 @click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True, max=300),
+    callback=lambda ctx, param, value: _finite(value, param),
     metavar="SECONDS",
     help="With --url: seconds each request may take to connect and answer.  [default: 10]",
 )
@@ -91,6 +93,8 @@ def check_errors(
     else:
         if timeout is not None:
             raise click.UsageError("--timeout applies to --url only.")
+        if app_spec is not None and not app_spec.strip():
+            raise click.BadParameter("give MODULE:FACTORY, e.g. app:create_app", param_hint="'--app'")
         report = _run_in_process(app_spec or _DEFAULT_APP, fuzz)
 
     from src.checker.report import render_table, report_document, to_json
@@ -130,3 +134,10 @@ def _run_live(url: str, timeout: float | None) -> Report:
     except Unreachable as exc:
         click.echo(f"Error: {exc}", err=True)
         click.get_current_context().exit(_EXIT_UNREACHABLE)
+
+
+def _finite(value: float | None, param: click.Parameter) -> float | None:
+    # FloatRange lets NaN through: every comparison with NaN is false.
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a number of seconds", param=param)
+    return value
