@@ -54,3 +54,26 @@ def test_check_errors_refuses_what_it_cannot_check(args: list[str], message: str
     assert result.exit_code == 2, result.output
     assert message in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["simulate-retry", "--scenario", "ai-ratelimit@1_0"], "not a number of seconds"),
+        (["simulate-retry", "--scenario", "ai-ratelimit@inf"], "not a number of seconds"),
+        (["simulate-retry", "--runs", "1000001", "--fail-rate", "0.5"], "--runs"),
+    ],
+)
+def test_simulate_retry_refuses_odd_numbers(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr
+
+
+def test_a_negative_zero_retry_after_reads_as_zero() -> None:
+    result = CliRunner().invoke(
+        cli, ["simulate-retry", "--policy", "ai", "--scenario", "ai-ratelimit@-0,ok", "--seed", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "ai-ratelimit@0" in result.stdout
+    assert "-0" not in result.stdout

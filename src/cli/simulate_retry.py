@@ -71,9 +71,9 @@ def _outage(ctx: click.Context, param: click.Parameter, value: str | None) -> tu
 )
 @click.option(
     "--runs",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=1, max=1_000_000),
     metavar="N",
-    help="Monte Carlo: make N calls per policy instead of replaying scenarios (needs --fail-rate).",
+    help="Monte Carlo: make N calls per policy (at most 1,000,000) instead of replaying scenarios (needs --fail-rate).",
 )
 @click.option(
     "--fail-rate",

@@ -9,6 +9,7 @@ for as long as the policy keeps trying, so ``connection`` alone means "down for 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from src.simulation.outcomes import Outcome
@@ -57,7 +58,9 @@ def parse_outcome(text: str) -> Outcome:
     retry_after: float | None = None
     if at:
         try:
-            retry_after = float(seconds)
+            if not _SECONDS.fullmatch(seconds.strip()):  # float() would also take "1_0", "inf", " 1e3 "
+                raise ValueError(seconds)
+            retry_after = float(seconds) + 0.0  # + 0.0 turns -0 into 0
         except ValueError:
             raise ScenarioError(f"Retry-After in {text.strip()!r} is not a number of seconds") from None
         if not math.isfinite(retry_after) or retry_after < 0:
@@ -66,6 +69,9 @@ def parse_outcome(text: str) -> Outcome:
         return Outcome(name, retry_after)
     except ValueError as exc:
         raise ScenarioError(str(exc)) from None
+
+
+_SECONDS = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
 
 def parse_scenario(text: str) -> Scenario:
