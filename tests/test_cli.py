@@ -60,7 +60,7 @@ def test_check_errors_refuses_what_it_cannot_check(args: list[str], message: str
     ("args", "message"),
     [
         (["simulate-retry", "--scenario", "ai-ratelimit@1_0"], "not a number of seconds"),
-        (["simulate-retry", "--scenario", "ai-ratelimit@inf"], "not a number of seconds"),
+        (["simulate-retry", "--scenario", "ai-ratelimit@inf"], "finite number of seconds"),
         (["simulate-retry", "--runs", "1000001", "--fail-rate", "0.5"], "--runs"),
     ],
 )

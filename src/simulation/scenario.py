@@ -58,11 +58,11 @@ def parse_outcome(text: str) -> Outcome:
     retry_after: float | None = None
     if at:
         try:
-            if not _SECONDS.fullmatch(seconds.strip()):  # float() would also take "1_0", "inf", " 1e3 "
-                raise ValueError(seconds)
             retry_after = float(seconds) + 0.0  # + 0.0 turns -0 into 0
         except ValueError:
             raise ScenarioError(f"Retry-After in {text.strip()!r} is not a number of seconds") from None
+        if math.isfinite(retry_after) and not _SECONDS.fullmatch(seconds.strip()):  # float() takes "1_0"
+            raise ScenarioError(f"Retry-After in {text.strip()!r} is not a number of seconds")
         if not math.isfinite(retry_after) or retry_after < 0:
             raise ScenarioError(f"Retry-After in {text.strip()!r} must be a finite number of seconds >= 0")
     try:
