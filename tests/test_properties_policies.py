@@ -70,11 +70,11 @@ def run(script: Script, policy: RetryPolicy | None = None, rng: random.Random | 
 
 
 def expected_attempts(script: Script) -> int:
-    """min(first success, first permanent error, a Retry-After above wait_max, max attempts)."""
+    """min(first success, first permanent error, a Retry-After of wait_max or more, max attempts)."""
     policy = script.policy
     for number in range(1, policy.attempts + 1):
         outcome = script.outcome(number)
-        asks_too_much = outcome.retry_after is not None and outcome.retry_after > policy.wait_max
+        asks_too_much = outcome.retry_after is not None and outcome.retry_after >= policy.wait_max
         if outcome.kind != "transient" or asks_too_much:
             return number
     return policy.attempts

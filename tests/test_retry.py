@@ -483,3 +483,20 @@ def test_an_exception_text_cannot_forge_retry_log_lines(caplog: pytest.LogCaptur
     assert "\n" not in text
     assert "\x1b" not in text
     assert "busy\\x0d\\x0aERROR forged line \\x1b[31mred" in text
+
+
+def test_retry_after_equal_to_the_longest_wait_gives_up_rather_than_retry_in_lockstep(
+    retries: list[RetryDetails],
+) -> None:
+    # Waiting exactly wait_max would leave no room for jitter: every caller told "10" would return together.
+    error = http_error(503, Retry_After="10")
+    fn = mock.Mock(side_effect=[error, "ok"], __qualname__="get")
+    with pytest.raises(urllib.error.HTTPError) as info:
+        network_retry(fn)()
+    assert info.value is error
+    assert fn.call_count == 1
+    assert retries == []
+    # Just below the cap there is still a window to jitter in.
+    fn = mock.Mock(side_effect=[http_error(503, Retry_After="9"), "ok"], __qualname__="get")
+    assert network_retry(fn)() == "ok"
+    assert 9.0 <= retries[0].wait <= 10.0

@@ -66,7 +66,7 @@ def expected_attempts(policy: RetryPolicy, scenario: Scenario) -> int:
         if error is None or not policy.is_retryable(error):
             return attempt
         asked = retry_after_of(error)
-        if asked is not None and asked > policy.wait_max:
+        if asked is not None and asked >= policy.wait_max:
             return attempt
     return policy.attempts
 

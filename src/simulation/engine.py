@@ -229,7 +229,7 @@ def run_scenario(
     else:
         result = "gave_up"
         asked = records[-1].retry_after
-        if asked is not None and asked > policy.wait_max and trace.attempts < policy.attempts:
+        if asked is not None and asked >= policy.wait_max and trace.attempts < policy.attempts:
             too_long = asked
     return ScenarioRun(
         policy=policy.name,

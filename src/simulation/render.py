@@ -136,8 +136,14 @@ def _then(run: ScenarioRun, record: AttemptRecord) -> str:
     if run.result == "refused":
         return click.style("refused by the policy's breaker or budget", fg="red")
     if run.retry_after_too_long is not None:
-        return click.style(f"gave up: server asked for {run.retry_after_too_long:g}s > max {run.wait_max:g}s", fg="red")
+        return click.style(f"gave up: {_asked_too_much(run)}", fg="red")
     return click.style(f"gave up: out of attempts ({len(run.attempts)}/{run.max_attempts})", fg="red")
+
+
+def _asked_too_much(run: ScenarioRun) -> str:
+    asked = run.retry_after_too_long or 0.0
+    relation = ">" if asked > run.wait_max else "="
+    return f"server asked for {asked:g}s {relation} max {run.wait_max:g}s"
 
 
 def _verdict(run: ScenarioRun) -> str:
@@ -151,10 +157,7 @@ def _verdict(run: ScenarioRun) -> str:
     elif run.result == "refused":
         text = f"refused after {count} attempt{'s' if count > 1 else ''}: {run.refusal}"
     elif run.retry_after_too_long is not None:
-        text = (
-            f"gave up after {count} attempt{'s' if count > 1 else ''}: server asked for "
-            f"{run.retry_after_too_long:g}s > max {run.wait_max:g}s"
-        )
+        text = f"gave up after {count} attempt{'s' if count > 1 else ''}: {_asked_too_much(run)}"
     else:
         text = f"gave up after {count} attempt{'s' if count > 1 else ''}"
     return click.style(text, fg="red", bold=True) + f"  ·  {total}"

@@ -38,7 +38,7 @@ import math
 import sys
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, TypeGuard
+from typing import Any, TypeGuard, cast
 
 from flask import Flask, Response, current_app, got_request_exception, request
 from flask.typing import ResponseReturnValue
@@ -72,6 +72,8 @@ _EXTENSION_KEY = "error_contract"
 _UNHANDLED_KEY = "error_contract.unhandled_exception"
 # Body keys _error_response sets itself; a converted field with one of these names is not copied.
 _BUILT_KEYS = frozenset({"error", "code", "request_id"})
+# Headers that describe the body, which the contract's body replaces.
+_BODY_HEADERS = frozenset({"content-type", "content-length"})
 
 
 class ContractFlask(Flask):
@@ -175,7 +177,7 @@ def _handle_http_exception(e: HTTPException) -> ResponseReturnValue:
                 message = INTERNAL_ERROR_MESSAGE
             else:
                 message = e.description or e.name
-            response = _error_response(e.code, {"error": message}, base=_status_and_headers(e))
+            response = _error_response(e.code, {"error": message}, base=_exception_headers(e))
         else:
             # None, 1xx, 2xx, a number outside HTTP's range or not an int: no error status to keep.
             message = INTERNAL_ERROR_MESSAGE
@@ -211,10 +213,14 @@ def _error_response(
     status: int,
     fields: Mapping[str, object],
     *,
-    base: WerkzeugResponse | None = None,
+    base: WerkzeugResponse | list[tuple[str, str]] | None = None,
     retry_after: int | None = None,
 ) -> WerkzeugResponse:
-    """The contract's response: ``base`` (or a new response) with status, body and headers set."""
+    """The contract's response, with status, body and headers set.
+
+    ``base`` is what it starts from: a response whose other headers are kept, or headers to
+    keep (an ``HTTPException``'s, from :func:`_exception_headers`), or None for a new response.
+    """
     converted = to_ijson(fields)
     extra = converted if isinstance(converted, dict) else {}
     error = extra.get("error")
@@ -233,19 +239,26 @@ def _error_response(
     body["request_id"] = request_id
     data = dumps_ijson(body)
 
-    response: WerkzeugResponse
-    if base is None:
-        response = current_app.response_class(data, status, headers, content_type=ERROR_MEDIA_TYPE)
-    else:
+    if isinstance(base, WerkzeugResponse):
         response = base
         response.status_code = status
         response.set_data(data)
         response.headers["Content-Type"] = ERROR_MEDIA_TYPE
         for name, value in headers:
             response.headers[name] = value
-    if status == 405 and "Allow" not in response.headers:
-        response.headers["Allow"] = _allowed_methods()
-    return response
+        if status == 405 and "Allow" not in response.headers:
+            response.headers["Allow"] = _allowed_methods()
+        return response
+    # Built in one constructor call, with every header given (Content-Length too, as the body is
+    # one chunk), instead of changing a response header by header: the error path's main cost.
+    replaced = {name.lower() for name, _ in headers} | _BODY_HEADERS
+    kept = [(name, value) for name, value in base or () if name.lower() not in replaced]
+    if status == 405 and not any(name.lower() == "allow" for name, _ in kept):
+        kept.append(("Allow", _allowed_methods()))
+    kept += headers
+    kept += (("Content-Type", ERROR_MEDIA_TYPE), ("Content-Length", str(len(data))))
+    response_class: type[WerkzeugResponse] = cast(Any, current_app)._get_current_object().response_class
+    return response_class([data], status, kept)
 
 
 def _is_readable(text: str) -> bool:
@@ -256,18 +269,19 @@ def _is_readable(text: str) -> bool:
     return any(ch.isprintable() and not ch.isspace() for ch in text)
 
 
-def _status_and_headers(e: HTTPException) -> WerkzeugResponse:
-    """``e.get_response()`` for a response whose body will be replaced: its status and headers.
+def _exception_headers(e: HTTPException) -> WerkzeugResponse | list[tuple[str, str]]:
+    """What ``e.get_response()`` would start the answer from, without rendering its HTML body.
 
     Werkzeug's own ``get_response`` renders an HTML page that the contract's body replaces, so
-    when a class keeps it, the same response is built from ``get_headers`` alone (which the
-    classes with ``Allow``, ``WWW-Authenticate`` or ``Retry-After`` override). A class that
-    overrides ``get_response`` itself gets it called.
+    when a class keeps it, its headers come from ``get_headers`` alone (which the classes with
+    ``Allow``, ``WWW-Authenticate`` or ``Retry-After`` override). A class that overrides
+    ``get_response`` itself gets it called, and its response is the base.
     """
-    environ = request.environ
+    # The request behind the proxy, found once (reading through the proxy repeats the lookup).
+    environ: dict[str, Any] = cast(Any, request)._get_current_object().environ
     if type(e).get_response is not HTTPException.get_response:
         return e.get_response(environ)
-    return current_app.response_class(status=e.code, headers=e.get_headers(environ))
+    return e.get_headers(environ)
 
 
 def _allowed_methods() -> str:

@@ -223,8 +223,12 @@ class _JitteredBackoff(_tenacity.wait.wait_base):
         asked = retry_after_of(exc) if exc is not None else None
         if asked is None:
             return self._uniform(lo, hi)
-        if asked > policy.wait_max:
-            return asked  # _StopPolicy sees this and gives up rather than block.
+        if asked >= policy.wait_max:
+            # Longer than we would ever wait: give up rather than block. As long as the longest
+            # wait: no room is left for jitter, and every caller told the same would come back
+            # at the same instant; give up too and let the caller pass the Retry-After on.
+            return math.inf  # _StopPolicy sees this
+
         if policy.jitter != "window":
             return max(asked, self._uniform(lo, hi))
         floor = max(lo, asked)
@@ -731,7 +735,7 @@ ai_retry = RetryPolicy(
 3 attempts; waits drawn from [4, 8] then [5, 10] seconds. Retries timeouts,
 connection errors, the SDK's ``APIConnectionError``, 408, 409, 429 and every 5xx
 including 529; never 400, 401, 403, 404, 413, 422 or another client error. Gives
-up at once when the server's Retry-After exceeds 10 s.
+up at once when the server's Retry-After is 10 s or more.
 
 Process-wide, its calls share a retry budget (a burst of 10 retries, then one
 per 10 successes) and a circuit breaker (open after 5 consecutive transient

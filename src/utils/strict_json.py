@@ -61,6 +61,7 @@ _NONCHARACTERS = re.compile(
 )
 # What clean_text would change: a string without any of these is already clean.
 _UNCLEAN = re.compile(_SURROGATES.pattern[:-1] + _NONCHARACTERS.pattern[1:])
+_CONTAINERS = frozenset({dict, list})
 # Compact UTF-8 JSON that refuses NaN; built once (json.dumps builds an encoder per call).
 _ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
@@ -105,6 +106,23 @@ def _is_plain(value: Any, depth: int) -> bool:
     never plain).
     """
     kind = type(value)
+    if kind is dict:
+        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
+            return False
+        for key, item in value.items():
+            if type(key) is not str or not (key.isascii() or _UNCLEAN.search(key) is None):
+                return False
+            # The scalars of an error body are checked here rather than by a call each.
+            item_kind = type(item)
+            if item_kind is str:
+                if not (item.isascii() or _UNCLEAN.search(item) is None):
+                    return False
+            elif item_kind is int:
+                if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                    return False
+            elif item is not None and item_kind is not bool and not _is_plain(item, depth + 1):
+                return False
+        return True
     if kind is str:
         return value.isascii() or _UNCLEAN.search(value) is None
     if kind is int:
@@ -113,15 +131,6 @@ def _is_plain(value: Any, depth: int) -> bool:
         return True
     if kind is float:
         return math.isfinite(value)
-    if kind is dict:
-        if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
-            return False
-        for key, item in value.items():
-            if type(key) is not str or not (key.isascii() or _UNCLEAN.search(key) is None):
-                return False
-            if not _is_plain(item, depth + 1):
-                return False
-        return True
     if kind is list:
         if depth >= MAX_DEPTH or len(value) > MAX_ITEMS:
             return False
@@ -133,8 +142,12 @@ def _copy_plain(value: Any) -> JSONValue:
     """A copy of data :func:`_is_plain` accepted, with fresh containers."""
     kind = type(value)
     if kind is dict:
+        if _CONTAINERS.isdisjoint(map(type, value.values())):
+            return dict(value)  # scalars only, the usual error body: copied in C
         return {key: _copy_plain(item) for key, item in value.items()}
     if kind is list:
+        if _CONTAINERS.isdisjoint(map(type, value)):
+            return list(value)
         return [_copy_plain(item) for item in value]
     plain: JSONValue = value
     return plain
