@@ -165,3 +165,20 @@ def test_own_retry_after_attribute_is_read() -> None:
 @pytest.mark.parametrize("value", ["Fri, 01 Jan 99999 00:00:00 GMT", "01 Jan 10000000000 00:00:00 GMT"])
 def test_a_date_past_9999_is_unreadable_not_an_error(value: str) -> None:
     assert parse_retry_after({"retry-after": value}) is None
+
+
+def test_certificate_failures_are_permanent() -> None:
+    import ssl
+
+    bad_cert = ssl.SSLCertVerificationError(1, "certificate verify failed")
+    wrapped = httpx.ConnectError("tls")
+    wrapped.__cause__ = bad_cert
+    assert not is_transient_network_error(wrapped)
+    assert not is_transient_network_error(requests.exceptions.SSLError("certificate verify failed"))
+    assert not is_transient_network_error(urllib.error.URLError(bad_cert))
+    assert is_transient_network_error(httpx.ConnectError("refused"))  # a plain refusal still is transient
+
+
+def test_requests_errors_are_not_file_errors() -> None:
+    assert not is_transient_file_error(requests.ConnectionError("refused"))
+    assert is_transient_file_error(PermissionError("locked"))

@@ -448,10 +448,14 @@ class RetryPolicy:
         fn: None = None,
         /,
         *,
+        name: str = ...,
         attempts: int = ...,
         wait_min: float = ...,
         wait_max: float = ...,
         retry_if: Callable[[BaseException], bool] = ...,
+        budget: RetryBudget | None = ...,
+        breaker: CircuitBreaker | None = ...,
+        jitter: Jitter = ...,
     ) -> RetryPolicy: ...
 
     def __call__(self, fn: Callable[P, T] | None = None, /, **changes: Any) -> Callable[P, T] | RetryPolicy:

@@ -93,9 +93,36 @@ def is_transient_network_error(exc: BaseException) -> bool:
     status = http_status_of(exc)
     if status is not None:
         return is_transient_status(status)
+    if _is_certificate_failure(exc):
+        return False
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
     return _is_transient_transport(exc)
+
+
+def _is_certificate_failure(exc: BaseException) -> bool:
+    """A TLS certificate that failed verification: trying again gets the same certificate.
+
+    Clients wrap it (requests' ``SSLError`` is a ``ConnectionError``, httpx's ``ConnectError``
+    chains it), so the cause chain is searched, a few links deep.
+    """
+    ssl = sys.modules.get("ssl")  # no TLS error can exist before ssl is imported
+    if ssl is None:
+        return False
+    current: BaseException | None = exc
+    for _ in range(8):
+        if current is None:
+            return False
+        if isinstance(current, ssl.SSLCertVerificationError):
+            return True
+        requests_exc = sys.modules.get("requests.exceptions")
+        if requests_exc is not None and isinstance(current, requests_exc.SSLError):
+            return True
+        reason = getattr(current, "reason", None)  # urllib's URLError keeps it here
+        if isinstance(reason, ssl.SSLCertVerificationError):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def is_transient_ai_error(exc: BaseException) -> bool:
@@ -125,7 +152,10 @@ def is_transient_file_error(exc: BaseException) -> bool:
     """
     if not isinstance(exc, OSError) or isinstance(exc, _PERMANENT_FILE_ERRORS):
         return False
-    # urllib's HTTPError is an OSError too, but an HTTP answer is not a file error.
+    # urllib's HTTPError and requests' errors are OSErrors too, but not file errors.
+    requests_exc = sys.modules.get("requests.exceptions")
+    if requests_exc is not None and isinstance(exc, requests_exc.RequestException):
+        return False
     return http_status_of(exc) is None
 
 
