@@ -162,7 +162,7 @@ def simulate_retry(
     simulated upstream for T virtual seconds, all sharing one policy object. The
     upstream serves C attempts at once, 0.5 s each, and queues the rest; a
     client gives up on an attempt after 2 s, but the upstream still does the
-    work. During the outage every attempt times out. Each policy runs twice,
+    work. During the outage every attempt fails. Each policy runs twice,
     without and with a retry budget and circuit breaker (ai_retry's own; the
     defaults for the others), and the tables show upstream calls,
     amplification (calls / requests), success rate, latency p50/p99 and
