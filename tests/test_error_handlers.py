@@ -290,6 +290,38 @@ def test_abort_with_a_custom_description_sends_it(contract: ErrorContract) -> No
     assert body["error"] == "Course title taken"
 
 
+@pytest.mark.parametrize("description", ["   ", "\t\r\n", "\x00\x7f", " \u2028 "])
+def test_a_blank_description_gives_the_reason_phrase(description: str, contract: ErrorContract) -> None:
+    body = contract.check(get(make_app(fail=lambda: abort(409, description)), "/fail"), 409)
+    assert body["error"] == "Conflict"
+
+
+class _ExtraHeaders(NotFound):
+    def get_headers(self, *args: Any, **kwargs: Any) -> list[tuple[str, str]]:
+        return [*super().get_headers(*args, **kwargs), ("X-From-Get-Headers", "1")]
+
+
+class _ExtraResponseHeader(NotFound):
+    def get_response(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().get_response(*args, **kwargs)
+        response.headers["X-From-Get-Response"] = "1"
+        return response
+
+
+@pytest.mark.parametrize(
+    ("exc", "header"),
+    [(_ExtraHeaders(), "X-From-Get-Headers"), (_ExtraResponseHeader(), "X-From-Get-Response")],
+    ids=["get_headers", "get_response"],
+)
+def test_an_http_exceptions_own_headers_survive_whichever_method_it_overrides(
+    exc: HTTPException, header: str, contract: ErrorContract
+) -> None:
+    response = get(make_app(fail=raiser(exc)), "/fail")
+    contract.check(response, 404)
+    assert response.headers[header] == "1"
+    assert response.headers.getlist("Content-Type") == ["application/json"]
+
+
 def test_wrong_method_gives_405_with_allow(client: Any, contract: ErrorContract) -> None:
     response = client.delete("/healthz")
     contract.check(response, 405)

@@ -69,7 +69,7 @@ def request_log_context(environ: MutableMapping[str, Any] | None = None) -> dict
         # The request behind the proxy, looked up once instead of once per attribute.
         current = cast(Any, request)._get_current_object()
         endpoint = current.endpoint
-        user_id = g.get("user_id")
+        user_id = cast(Any, g)._get_current_object().get("user_id")
         return {
             "http_method": escape_log_value(current.method),
             "http_path": escape_log_value(current.path),
@@ -154,7 +154,7 @@ def log_client_error(message: object, status_code: int, error_type: str) -> None
 
 def _mark_logged(environ: MutableMapping[str, Any] | None) -> None:
     if environ is None and has_request_context():
-        environ = request.environ
+        environ = cast(Any, request)._get_current_object().environ
     if environ is not None:
         environ[_LOGGED_KEY] = True
 
