@@ -56,21 +56,22 @@ class JSONFallbackMiddleware:
         self.propagate = propagate
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        exchange = _Exchange(environ, start_response, self._should_propagate)
+        guarded = _GuardedResponse(environ, start_response, self._should_propagate)
         try:
-            app_iter = self.wsgi_app(environ, exchange.start_response)
+            app_iter = self.wsgi_app(environ, guarded.start_response)
         except Exception:
-            return exchange.fail()
+            return guarded.fail()
         file_wrapper = environ.get("wsgi.file_wrapper")
         if isinstance(file_wrapper, type) and isinstance(app_iter, file_wrapper):
             # The server sends a file wrapper its own way (sendfile); it must get it unwrapped.
             try:
-                exchange.start()
+                guarded.start()
             except Exception:
-                _close(app_iter, exchange)
-                return exchange.fail()
+                _close(app_iter, guarded)
+                return guarded.fail()
             return app_iter
-        return _GuardedBody(exchange, app_iter)
+        guarded.app_iter = app_iter
+        return guarded
 
     def _should_propagate(self) -> bool:
         try:
@@ -79,12 +80,23 @@ class JSONFallbackMiddleware:
             return False
 
 
-class _Exchange:
-    """One request's ``start_response``, held back until the body starts."""
+_END: Any = object()
+
+
+class _GuardedResponse:
+    """One request: the app's ``start_response`` held back, and its body passed on chunk by chunk.
+
+    The recorded status and headers go to the server at the body's first non-empty chunk (empty
+    chunks wait with them: PEP 3333 sends nothing before one), at the app's first ``write()``, or
+    at the end of an empty body.
+    """
 
     __slots__ = (
+        "_chunks",
+        "_fallback",
         "_server_start",
         "_server_write",
+        "app_iter",
         "environ",
         "headers",
         "server_called",
@@ -98,6 +110,7 @@ class _Exchange:
     ) -> None:
         self.environ = environ
         self.should_propagate = should_propagate
+        self.app_iter: Iterable[bytes] = ()
         self.status: str | None = None
         self.headers: list[tuple[str, str]] = []
         self.started = False
@@ -105,6 +118,8 @@ class _Exchange:
         self.server_called = False
         self._server_start = server_start
         self._server_write: _Write | None = None
+        self._chunks: Iterator[bytes] | None = None
+        self._fallback: Iterator[bytes] | None = None
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> _Write:
         """The app's ``start_response``: records the status and headers, sends nothing."""
@@ -165,59 +180,47 @@ class _Exchange:
         self.started = True
         return [] if self.environ.get("REQUEST_METHOD") == "HEAD" else [FALLBACK_BODY]
 
-
-class _GuardedBody:
-    """The app's body, passed on chunk by chunk; the held-back response starts at its first bytes."""
-
-    __slots__ = ("_app_iter", "_chunks", "_exchange", "_fallback")
-
-    def __init__(self, exchange: _Exchange, app_iter: Iterable[bytes]) -> None:
-        self._exchange = exchange
-        self._app_iter = app_iter
-        self._chunks: Iterator[bytes] | None = None
-        self._fallback: Iterator[bytes] | None = None
-
     def __iter__(self) -> Iterator[bytes]:
         return self
 
     def __next__(self) -> bytes:
         if self._fallback is not None:
             return next(self._fallback)
-        exchange = self._exchange
         try:
-            if self._chunks is None:
-                self._chunks = iter(self._app_iter)
-            if exchange.started:
-                return next(self._chunks)
-            for chunk in self._chunks:
-                # Empty chunks are held back with the headers (PEP 3333: nothing is sent before
-                # the first non-empty chunk), so a failure after one can still be answered.
-                if chunk:
-                    exchange.start()
-                    return chunk
-            exchange.start()
-        except StopIteration:
-            raise
+            chunk = next(self._chunks, _END) if self._chunks is not None and self.started else self._first_chunk()
         except Exception:
-            self._fallback = iter(exchange.fail())
+            self._fallback = iter(self.fail())
             return next(self._fallback)
-        raise StopIteration
+        if chunk is _END:
+            raise StopIteration
+        return chunk
+
+    def _first_chunk(self) -> bytes:
+        """The body's first non-empty chunk (or :data:`_END`), with the response started."""
+        if self._chunks is None:
+            self._chunks = iter(self.app_iter)
+        for chunk in self._chunks:
+            if chunk:
+                self.start()
+                return chunk
+        self.start()
+        return _END  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Close the app's body (always; PEP 3333). A failure here is logged, the response is done."""
-        _close(self._app_iter, self._exchange)
+        _close(self.app_iter, self)
 
 
-def _close(app_iter: Iterable[bytes], exchange: _Exchange) -> None:
+def _close(app_iter: Iterable[bytes], guarded: _GuardedResponse) -> None:
     close = getattr(app_iter, "close", None)
     if close is None:
         return
     try:
         close()
     except Exception as exc:
-        if exchange.should_propagate():
+        if guarded.should_propagate():
             raise
-        log_server_error(exc, 500, error_type="failure while closing the response", environ=exchange.environ)
+        log_server_error(exc, 500, error_type="failure while closing the response", environ=guarded.environ)
 
 
 def _request_id(environ: WSGIEnvironment) -> str:
