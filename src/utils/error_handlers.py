@@ -7,9 +7,10 @@ of 400 or more is ``application/json`` with a body ``{"error": <text>, "code": <
 
 * :class:`~src.api.errors.APIError` and its subclasses: their status and :meth:`to_dict` body,
   plus ``Retry-After`` (whole seconds) when they carry ``retry_after``;
-* Werkzeug's ``HTTPException`` with a 4xx/5xx code: ``e.get_response()`` with only the body and
-  content type replaced, so ``Allow``, ``WWW-Authenticate`` and ``Retry-After`` survive; the
-  message is the exception's description;
+* Werkzeug's ``HTTPException`` with a 4xx/5xx code: what ``e.get_response()`` gives with only the
+  body and content type replaced, so ``Allow``, ``WWW-Authenticate`` and ``Retry-After`` survive
+  (its headers come from ``e.get_headers()``, without rendering the HTML page, unless the class
+  overrides ``get_response``); the message is the exception's description;
 * an ``HTTPException`` carrying a ready-made response (``abort(response)``): that response,
   unchanged; one with a 3xx code (a redirect): unchanged;
 * an ``HTTPException`` whose code is None (on a plain ``Flask`` it stays Werkzeug's 200 page) or
