@@ -76,9 +76,7 @@ class RetryBudget:
             first_denial = not self._exhausted
             self._exhausted = True
         if first_denial:
-            logger.warning(
-                "retry budget %s exhausted: retries are refused until successes refill it", self.name
-            )
+            logger.warning("retry budget %s exhausted: retries are refused until successes refill it", self.name)
         return False
 
     def record_success(self) -> None:

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any, cast
 
 from flask import g, has_request_context, request
 
+from src.utils.log_escape import MAX_LOGGED_VALUE, escape_log_value
 from src.utils.request_id import request_id_for
 
 __all__ = [
@@ -38,25 +38,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Longest value (in characters, after escaping) put into a log line.
-MAX_LOGGED_VALUE = 512
-
 _LOGGED_KEY = "error_contract.server_error_logged"
-_UNSAFE = re.compile("[\\\\\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def escape_log_value(value: object) -> str:
-    """``value`` as one printable line: unsafe characters escaped, cut to :data:`MAX_LOGGED_VALUE`."""
-    try:
-        text = value if isinstance(value, str) else str(value)
-    except Exception:
-        text = f"<unprintable {type(value).__name__}>"
-    # Printable ASCII without a backslash has nothing to escape (the common case, checked in C).
-    if not (text.isascii() and text.isprintable() and "\\" not in text):
-        text = _UNSAFE.sub(_escape_char, text)
-    if len(text) > MAX_LOGGED_VALUE:
-        text = text[: MAX_LOGGED_VALUE - 3] + "..."
-    return text
 
 
 def request_log_context(environ: MutableMapping[str, Any] | None = None) -> dict[str, str | None]:
@@ -161,14 +143,6 @@ def _mark_logged(environ: MutableMapping[str, Any] | None) -> None:
 
 def _extra(context: Mapping[str, str | None], status_code: int, error_type: str) -> dict[str, object]:
     return {**context, "status_code": status_code, "error_type": escape_log_value(error_type)}
-
-
-def _escape_char(match: re.Match[str]) -> str:
-    char = match.group()
-    if char == "\\":
-        return "\\\\"
-    code = ord(char)
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _report_logging_failure() -> None:

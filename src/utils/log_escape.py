@@ -26,7 +26,9 @@ def escape_log_value(value: object, limit: int = MAX_LOGGED_VALUE) -> str:
         text = value if isinstance(value, str) else str(value)
     except Exception:
         text = f"<unprintable {type(value).__name__}>"
-    text = _UNSAFE.sub(_escape_char, text)
+    # Printable ASCII without a backslash has nothing to escape (the common case, checked in C).
+    if not (text.isascii() and text.isprintable() and "\\" not in text):
+        text = _UNSAFE.sub(_escape_char, text)
     if len(text) > limit:
         text = text[: limit - 3] + "..."
     return text

@@ -240,15 +240,10 @@ class _StopPolicy(_tenacity.stop.stop_base):
         self._policy = policy
 
     def __call__(self, retry_state: _tenacity.RetryCallState) -> bool:
-        return (
-            retry_state.attempt_number >= self._policy.attempts
-            or retry_state.upcoming_sleep > self._policy.wait_max
-        )
+        return retry_state.attempt_number >= self._policy.attempts or retry_state.upcoming_sleep > self._policy.wait_max
 
 
-def _make_before_sleep(
-    policy: RetryPolicy, extra_hook: RetryHook | None
-) -> Callable[[_tenacity.RetryCallState], None]:
+def _make_before_sleep(policy: RetryPolicy, extra_hook: RetryHook | None) -> Callable[[_tenacity.RetryCallState], None]:
     def before_sleep(retry_state: _tenacity.RetryCallState) -> None:
         outcome = retry_state.outcome
         if outcome is None or not outcome.failed:  # pragma: no cover - retry_if only retries failures
@@ -561,9 +556,7 @@ class RetryPolicy:
             "sleep": sleep,
             "stop": _StopPolicy(self),
             "wait": _JitteredBackoff(self, rng),
-            "retry": _tenacity.retry_if_exception(
-                lambda exc: not isinstance(exc, CallRefused) and self.retry_if(exc)
-            ),
+            "retry": _tenacity.retry_if_exception(lambda exc: not isinstance(exc, CallRefused) and self.retry_if(exc)),
             "before_sleep": _make_before_sleep(self, on_retry),
             "reraise": True,
             "name": self.name,
