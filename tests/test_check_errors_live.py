@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -21,76 +13,20 @@ from werkzeug.serving import make_server
 
 from cli import cli
 from src.checker.catalogue import cases_for
+from tests.live_server import gunicorn_app
 
 pytestmark = pytest.mark.live
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT = 10.0
 
 
 def check_errors(*args: str) -> Result:
     return CliRunner().invoke(cli, ["check-errors", *args])
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
-
-
 @pytest.fixture(scope="module")
 def gunicorn_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of ``gunicorn "app:create_app()"`` (one worker, an admin token) on a free local port."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    env = {**os.environ, "FLASK_ADMIN_TOKEN": "live-admin-token"}
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "app:create_app()",
-                "-b",
-                f"127.0.0.1:{port}",
-                "-w",
-                "1",
-                "--no-control-socket",
-            ],
-            cwd=REPO_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _answers(f"{base_url}/healthz"):
-            if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not answer within {STARTUP_TIMEOUT} s:\n{log_path.read_text()}")
-            try:
-                # Waiting on the process doubles as the pause between polls and notices a crash.
-                server.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                continue
-            pytest.fail(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()}")
+    with gunicorn_app(tmp_path_factory.mktemp("gunicorn"), {"FLASK_ADMIN_TOKEN": "live-admin-token"}) as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 @pytest.fixture

@@ -2,83 +2,24 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from src.api.contract import validate_error_response
 from tests.conftest import ErrorContract
+from tests.live_server import gunicorn_app
 
 pytestmark = pytest.mark.live
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-STARTUP_TIMEOUT = 10.0
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return False
 
 
 @pytest.fixture(scope="module")
 def served_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of ``gunicorn "app:create_app()"`` with one worker on a free local port."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("gunicorn") / "gunicorn.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "1",
-                "--no-control-socket",  # several servers may run at once; don't share ~/.gunicorn
-                "app:create_app()",
-            ],
-            cwd=REPO_ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not _answers(f"{base_url}/healthz"):
-            if time.monotonic() > deadline:
-                pytest.fail(f"gunicorn did not answer within {STARTUP_TIMEOUT} s:\n{log_path.read_text()}")
-            try:
-                # Waiting on the process doubles as the pause between polls and notices a crash.
-                server.wait(timeout=0.1)
-            except subprocess.TimeoutExpired:
-                continue
-            pytest.fail(f"gunicorn exited with {server.returncode}:\n{log_path.read_text()}")
+    with gunicorn_app(tmp_path_factory.mktemp("gunicorn")) as base_url:
         yield base_url
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
 
 
 def test_wrong_method_gives_405_with_allow_and_a_json_body(served_app: str, contract: ErrorContract) -> None:
