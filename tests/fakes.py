@@ -12,7 +12,7 @@ import json
 import socket
 import struct
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -138,10 +138,19 @@ def _handler(server: ScriptedServer) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def scripted_server(script: Sequence[Reply]) -> Iterator[ScriptedServer]:
     """Serve ``script`` on a free port of 127.0.0.1 until the block ends."""
+    with _serve(script, _handler) as state:
+        yield state
+
+
+@contextmanager
+def _serve(
+    script: Sequence[Reply], handler: Callable[[ScriptedServer], type[BaseHTTPRequestHandler]]
+) -> Iterator[ScriptedServer]:
+    """Run a server whose requests ``handler(state)`` answers from ``script``; stop it afterwards."""
     if not script:
         raise ValueError("a script needs at least one reply")
     state = ScriptedServer(url="", requests=[], _script=list(script), _stopping=threading.Event())
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler(state))
     httpd.daemon_threads = True
     state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
@@ -249,18 +258,5 @@ def fault_server(script: Sequence[Reply]) -> Iterator[ScriptedServer]:
     Every status reply goes out in one write and closes its connection, which also spares the
     client the ~40 ms that Nagle's algorithm adds to a reply written in two parts.
     """
-    if not script:
-        raise ValueError("a script needs at least one reply")
-    state = ScriptedServer(url="", requests=[], _script=list(script), _stopping=threading.Event())
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _paced_handler(state))
-    httpd.daemon_threads = True
-    state.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
-    thread.start()
-    try:
+    with _serve(script, _paced_handler) as state:
         yield state
-    finally:
-        state._stopping.set()
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
