@@ -20,10 +20,10 @@ Definitions (times are virtual seconds):
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 from src.simulation.fleet import FleetRun
+from src.simulation.stats import percentile
 
 __all__ = ["RECOVERY_THRESHOLD", "FleetSummary", "Second", "percentile", "recovery_time", "summarize", "timeline"]
 
@@ -146,13 +146,3 @@ def timeline(run: FleetRun) -> tuple[Second, ...]:
     for call in run.calls:
         calls[min(int(call.start), seconds - 1)] += 1
     return tuple(Second(index, arrivals[index], successes[index], calls[index]) for index in range(seconds))
-
-
-def percentile(ordered: Sequence[float], q: float) -> float:
-    """The ``q`` quantile (0 to 1) of sorted, non-empty data, interpolating between ranks (numpy's default)."""
-    if not ordered:
-        raise ValueError("percentile of no data")
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)

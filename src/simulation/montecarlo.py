@@ -17,13 +17,13 @@ clients over time.
 
 from __future__ import annotations
 
-import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from src.simulation.clock import VirtualClock
 from src.simulation.engine import silenced_retry_hooks, simulate_call
+from src.simulation.stats import percentile
 from src.utils.retry import RetryPolicy
 
 __all__ = ["MonteCarloSummary", "expected_mean_attempts", "expected_success_rate", "run_monte_carlo"]
@@ -119,18 +119,10 @@ def run_monte_carlo(
         max_attempts=policy.attempts,
         success_rate=successes / runs,
         mean_attempts=attempts / runs,
-        wait_p50=_percentile(waits, 0.50),
-        wait_p95=_percentile(waits, 0.95),
-        wait_p99=_percentile(waits, 0.99),
+        wait_p50=percentile(waits, 0.50),
+        wait_p95=percentile(waits, 0.95),
+        wait_p99=percentile(waits, 0.99),
         wait_max=waits[-1],
         expected_success_rate=expected_success_rate(fail_rate, policy.attempts),
         expected_mean_attempts=expected_mean_attempts(fail_rate, policy.attempts),
     )
-
-
-def _percentile(ordered: Sequence[float], q: float) -> float:
-    """Linear interpolation between the closest ranks (numpy's default), on sorted data."""
-    position = q * (len(ordered) - 1)
-    low = math.floor(position)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
